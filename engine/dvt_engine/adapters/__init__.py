@@ -1,0 +1,28 @@
+"""Adapter registry: profile output type -> adapter class (imported on first use)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo
+from dvt_engine.adapters.relation import Relation
+from dvt_engine.errors import ProjectError
+from dvt_engine.project.profiles import Output
+
+_ADAPTERS = {
+    "duckdb": "dvt_engine.adapters.duckdb:DuckDBAdapter",
+}
+
+__all__ = ["Adapter", "AdapterResponse", "ColumnInfo", "Relation", "create_adapter"]
+
+
+def create_adapter(output: Output, project_root: Path) -> Adapter:
+    spec = _ADAPTERS.get(output.type)
+    if spec is None:
+        raise ProjectError(
+            f"No adapter for type '{output.type}' (output '{output.name}')",
+            hint="Supported types: " + ", ".join(sorted(_ADAPTERS)),
+        )
+    module, cls = spec.split(":")
+    return getattr(importlib.import_module(module), cls)(output, project_root)

@@ -1,0 +1,271 @@
+"""The adapter contract: one per engine type, over a connection to one profile output.
+
+Adapters know relations, SQL dialects and bulk data paths; they know nothing of the DAG.
+DDL is built as sqlglot expressions and rendered in the adapter's dialect; a model's
+own SQL is embedded as text (it is the user's, in the target's dialect already).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from sqlglot import exp
+
+from dvt_engine.adapters.relation import Relation
+from dvt_engine.project.profiles import Output
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import sqlalchemy
+
+
+@dataclass
+class AdapterResponse:
+    message: str = "OK"
+    code: str = "OK"
+    rows_affected: int | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class ColumnInfo:
+    """A column as macros see it (dbt's Column: name, data_type, dtype, quoted)."""
+
+    name: str
+    dtype: str
+
+    @property
+    def column(self) -> str:
+        return self.name
+
+    @property
+    def data_type(self) -> str:
+        return self.dtype
+
+    @property
+    def quoted(self) -> str:
+        return '"' + self.name.replace('"', '""') + '"'
+
+    def is_string(self) -> bool:
+        return self.dtype.lower().startswith(("varchar", "text", "char", "string"))
+
+    def is_number(self) -> bool:
+        d = self.dtype.lower()
+        return d.startswith(("int", "bigint", "smallint", "tinyint", "hugeint", "decimal",
+                             "numeric", "double", "float", "real"))
+
+
+class Adapter:
+    type: ClassVar[str] = "base"
+    dialect: ClassVar[str] = "postgres"  # sqlglot dialect name
+    supports_transactional_ddl: ClassVar[bool] = True
+
+    def __init__(self, output: Output, project_root: Path) -> None:
+        self.output = output
+        self.project_root = project_root
+        self._engine: sqlalchemy.Engine | None = None
+        self._relations: dict[tuple[str, str], dict[str, Relation]] = {}
+        self._cache_lock = threading.Lock()
+
+    # -- identity ---------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.output.name
+
+    @property
+    def database(self) -> str:
+        return str(self.output.settings.get("database") or "")
+
+    @property
+    def schema(self) -> str:
+        return self.output.schema
+
+    def quote(self, identifier: str) -> str:
+        return exp.to_identifier(identifier, quoted=True).sql(self.dialect)
+
+    def relation(self, database: str | None, schema: str | None, identifier: str | None,
+                 type: str | None = None) -> Relation:
+        return Relation(database=database, schema=schema, identifier=identifier, type=type)
+
+    def table_expr(self, relation: Relation) -> exp.Table:
+        return exp.table_(relation.identifier, db=relation.schema, catalog=relation.database,
+                          quoted=True)
+
+    def render(self, expression: exp.Expression) -> str:
+        return expression.sql(self.dialect)
+
+    # -- connection (per engine) ---------------------------------------------------
+    def open(self) -> None:
+        """Connect (lazily called by execute)."""
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    @property
+    def engine(self) -> sqlalchemy.Engine:
+        """A SQLAlchemy Engine on this output, for users (pandas.read_sql, notebooks)."""
+        raise NotImplementedError
+
+    def execute(self, sql: str, fetch: bool = False) -> tuple[AdapterResponse, pa.Table | None]:
+        raise NotImplementedError
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.execute("begin")
+        try:
+            yield
+        except BaseException:
+            self.execute("rollback")
+            raise
+        self.execute("commit")
+
+    def read_arrow(self, sql: str) -> pa.Table:
+        _, table = self.execute(sql, fetch=True)
+        assert table is not None
+        return table
+
+    def write_arrow(self, relation: Relation, table: pa.Table) -> int:
+        raise NotImplementedError
+
+    def debug(self) -> str:
+        """Check the connection; return a short OK text or raise."""
+        self.execute("select 1", fetch=True)
+        return "OK connection ok"
+
+    # -- catalog ------------------------------------------------------------------
+    def list_relations_uncached(self, database: str, schema: str) -> list[Relation]:
+        raise NotImplementedError
+
+    def list_relations(self, database: str, schema: str) -> dict[str, Relation]:
+        key = (database.lower(), schema.lower())
+        with self._cache_lock:
+            cached = self._relations.get(key)
+        if cached is None:
+            cached = {r.identifier.lower(): r for r in self.list_relations_uncached(database, schema)
+                      if r.identifier}
+            with self._cache_lock:
+                self._relations[key] = cached
+        return cached
+
+    def get_relation(self, database: str | None, schema: str, identifier: str) -> Relation | None:
+        return self.list_relations(database or self.database, schema).get(identifier.lower())
+
+    def cache_added(self, relation: Relation) -> None:
+        with self._cache_lock:
+            rels = self._relations.get(((relation.database or "").lower(),
+                                        (relation.schema or "").lower()))
+            if rels is not None and relation.identifier:
+                rels[relation.identifier.lower()] = relation
+
+    def cache_dropped(self, relation: Relation) -> None:
+        with self._cache_lock:
+            rels = self._relations.get(((relation.database or "").lower(),
+                                        (relation.schema or "").lower()))
+            if rels is not None and relation.identifier:
+                rels.pop(relation.identifier.lower(), None)
+
+    def forget_cache(self) -> None:
+        with self._cache_lock:
+            self._relations.clear()
+
+    def get_columns(self, relation: Relation) -> list[ColumnInfo]:
+        raise NotImplementedError
+
+    # -- DDL ----------------------------------------------------------------------
+    def create_schema(self, database: str | None, schema: str) -> None:
+        key = ((database or "").lower(), schema.lower())
+        if key in self._relations:
+            return
+        target = exp.Table(db=exp.to_identifier(schema, quoted=True),
+                           catalog=exp.to_identifier(database, quoted=True) if database else None)
+        self.execute(self.render(exp.Create(this=target, kind="SCHEMA", exists=True)))
+
+    def drop_relation(self, relation: Relation) -> None:
+        kind = "VIEW" if relation.type == "view" else "TABLE"
+        self.execute(self.render(exp.Drop(tables=[self.table_expr(relation)], kind=kind,
+                                          exists=True)))
+        self.cache_dropped(relation)
+
+    def rename_relation(self, relation: Relation, new_identifier: str) -> Relation:
+        kind = "VIEW" if relation.type == "view" else "TABLE"
+        self.execute(self.render(exp.Alter(
+            this=self.table_expr(relation), kind=kind,
+            actions=[exp.AlterRename(this=exp.to_identifier(new_identifier, quoted=True))],
+        )))
+        self.cache_dropped(relation)
+        renamed = Relation(relation.database, relation.schema, new_identifier, relation.type)
+        self.cache_added(renamed)
+        return renamed
+
+    def create_view_as(self, relation: Relation, sql: str) -> AdapterResponse:
+        resp, _ = self.execute(f"create or replace view {relation} as (\n{sql}\n)")
+        return resp
+
+    def create_table_as(self, relation: Relation, sql: str) -> AdapterResponse:
+        resp, _ = self.execute(f"create table {relation} as (\n{sql}\n)")
+        return resp
+
+    def insert_into(self, target: Relation, source: Relation, columns: list[str]) -> AdapterResponse:
+        cols = [exp.column(c, quoted=True) for c in columns]
+        select = exp.select(*cols).from_(self.table_expr(source))
+        stmt = exp.insert(select, self.table_expr(target),
+                          columns=[exp.to_identifier(c, quoted=True) for c in columns])
+        resp, _ = self.execute(self.render(stmt))
+        return resp
+
+    def delete_matching(self, target: Relation, source: Relation, keys: list[str]) -> None:
+        """delete from target where (keys) in (select keys from source)."""
+        tcols = [exp.column(k, table="dvt_target", quoted=True) for k in keys]
+        scols = [exp.column(k, quoted=True) for k in keys]
+        lhs = tcols[0] if len(tcols) == 1 else exp.Tuple(expressions=tcols)
+        sub = exp.select(*scols).from_(self.table_expr(source))
+        stmt = exp.Delete(this=self.table_expr(target).as_("dvt_target"),
+                          where=exp.Where(this=lhs.isin(query=sub)))
+        self.execute(self.render(stmt))
+
+    def merge(self, target: Relation, source: Relation, keys: list[str], columns: list[str],
+              update_columns: list[str] | None = None) -> AdapterResponse:
+        on = exp.and_(*[
+            exp.EQ(this=exp.column(k, table="DBT_INTERNAL_DEST", quoted=True),
+                   expression=exp.column(k, table="DBT_INTERNAL_SOURCE", quoted=True))
+            for k in keys
+        ])
+        upd = update_columns if update_columns is not None else columns
+        sets = ", ".join(f"{self.quote(c)} = DBT_INTERNAL_SOURCE.{self.quote(c)}" for c in upd)
+        cols = ", ".join(self.quote(c) for c in columns)
+        vals = ", ".join(f"DBT_INTERNAL_SOURCE.{self.quote(c)}" for c in columns)
+        sql = (
+            f"merge into {target} as DBT_INTERNAL_DEST using {source} as DBT_INTERNAL_SOURCE "
+            f"on {self.render(on)} "
+            + (f"when matched then update set {sets} " if sets else "")
+            + f"when not matched then insert ({cols}) values ({vals})"
+        )
+        resp, _ = self.execute(sql)
+        return resp
+
+    def add_column(self, relation: Relation, name: str, dtype: str) -> None:
+        self.execute(f"alter table {relation} add column {self.quote(name)} {dtype}")
+
+    def drop_column(self, relation: Relation, name: str) -> None:
+        self.execute(f"alter table {relation} drop column {self.quote(name)}")
+
+    def alter_column_type(self, relation: Relation, name: str, dtype: str) -> None:
+        self.execute(f"alter table {relation} alter column {self.quote(name)} type {dtype}")
+
+    def limit_query(self, sql: str, limit: int) -> str:
+        return f"select * from (\n{sql}\n) as dvt_limit_subq limit {int(limit)}"
+
+    # -- seeds --------------------------------------------------------------------
+    def load_seed(self, relation: Relation, path: Path, column_types: dict[str, str],
+                  delimiter: str, quote_columns: bool) -> int:
+        """Bulk-load a CSV/Parquet/JSON file into a new table `relation`; return rows."""
+        raise NotImplementedError

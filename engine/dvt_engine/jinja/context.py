@@ -1,0 +1,648 @@
+"""The dbt render context: ref, source, config, var, this, target, adapter, run_query, ...
+
+Two modes, as in dbt: at parse time (`execute` false) calls are recorded and return
+placeholders; at execution time they resolve against the manifest and the adapters.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import itertools
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from dvt_engine.adapters.relation import Relation
+from dvt_engine.errors import CompilationError, DvtError
+from dvt_engine.jinja.agate_like import ResultTable
+from dvt_engine.jinja.macros import MacroRegistry, MacroReturn
+from dvt_engine.manifest import Manifest, Node
+from dvt_engine.project.yaml_io import env_var, is_secret_key
+
+if TYPE_CHECKING:
+    from dvt_engine.adapters.base import Adapter
+    from dvt_engine.events import EventBus
+    from dvt_engine.project.profiles import Output
+
+INVOCATION_ID = str(uuid.uuid4())
+# adapters whose SQL is close enough to reuse another adapter's dispatched macros
+_ADAPTER_FALLBACKS: dict[str, tuple[str, ...]] = {"duckdb": ("postgres",)}
+RUN_STARTED_AT = datetime.datetime.now(datetime.timezone.utc)
+
+
+@dataclass
+class RenderState:
+    """What one render of one node needs and collects."""
+
+    node: Node | None
+    execute: bool
+    ctes: dict[str, str] = field(default_factory=dict)  # ephemeral id -> compiled sql
+    statements: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class ConfigAccessor:
+    """`config(...)` in a model, plus `config.get` / `config.require` in macros."""
+
+    def __init__(self, node: Node | None, parsing: bool) -> None:
+        self._node = node
+        self._parsing = parsing
+
+    def __call__(self, *args: Any, **kwargs: Any) -> str:
+        if args and isinstance(args[0], dict):
+            kwargs = {**args[0], **kwargs}
+        if self._parsing and self._node is not None:
+            from dvt_engine.project.configs import merge_config
+
+            self._node.config = merge_config(self._node.config, kwargs)
+        return ""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if self._node is None:
+            return default
+        value = self._node.config.get(key.replace("_hook", "-hook") if key.endswith("_hook")
+                                      else key)
+        return default if value is None else value
+
+    def require(self, key: str) -> Any:
+        value = self.get(key)
+        if value is None:
+            raise CompilationError(f"missing config: {key}",
+                                   node=self._node.unique_id if self._node else None)
+        return value
+
+    def set(self, key: str, value: Any) -> str:
+        if self._node is not None:
+            self._node.config[key] = value
+        return ""
+
+
+class TargetInfo(dict):
+    """`target` in Jinja: the output's settings without secrets, plus name/profile_name."""
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+
+def target_info(output: Output, profile_name: str, adapter: Adapter | None) -> TargetInfo:
+    info = TargetInfo({k: v for k, v in output.settings.items() if not is_secret_key(k)})
+    info.update(name=output.name, target_name=output.name, type=output.type,
+                profile_name=profile_name, schema=output.schema,
+                threads=output.threads)
+    if adapter is not None:
+        info["database"] = adapter.database
+    return info
+
+
+class AdapterProxy:
+    """`adapter` in Jinja: the node's adapter with dbt's method names."""
+
+    def __init__(self, compiler: Compiler, adapter: Adapter | None, state: RenderState,
+                 ctx: dict[str, Any]) -> None:
+        self._compiler = compiler
+        self._adapter = adapter
+        self._state = state
+        self._ctx = ctx
+
+    def type(self) -> str:
+        return self._adapter.type if self._adapter else "unknown"
+
+    def dispatch(self, macro_name: str, macro_namespace: str | None = None,
+                 packages: Any = None) -> Callable[..., Any]:
+        registry = self._compiler.registry
+        adapter_type = self.type()
+        prefixes = [adapter_type, *_ADAPTER_FALLBACKS.get(adapter_type, ()), "default"]
+        namespaces: list[str | None] = [self._compiler.project_name]
+        for d in self._compiler.dispatch_config:
+            if d.get("macro_namespace") == macro_namespace:
+                namespaces = [*d.get("search_order", []), *namespaces]
+        namespaces += [macro_namespace, "dvt", None]
+        for prefix in prefixes:
+            name = f"{prefix}__{macro_name}"
+            for ns in namespaces:
+                mf = registry.find(name, ns)
+                if mf is not None:
+                    return registry.package_namespace(mf.package, self._ctx)[name]
+        if registry.find(macro_name) is not None:
+            return self._ctx[macro_name]
+        raise CompilationError(
+            f"In dispatch: No macro named '{macro_name}' found within namespace: "
+            f"'{macro_namespace}'",
+            hint="Searched for: " + ", ".join(f"{p}__{macro_name}" for p in prefixes),
+        )
+
+    def quote(self, identifier: str) -> str:
+        return self._adapter.quote(identifier) if self._adapter else f'"{identifier}"'
+
+    def get_relation(self, database: str | None = None, schema: str | None = None,
+                     identifier: str | None = None) -> Relation | None:
+        if not self._state.execute or self._adapter is None:
+            return None
+        return self._adapter.get_relation(database, schema or self._adapter.schema,
+                                          identifier or "")
+
+    def load_relation(self, relation: Relation) -> Relation | None:
+        return self.get_relation(relation.database, relation.schema, relation.identifier)
+
+    def get_columns_in_relation(self, relation: Relation) -> list[Any]:
+        if not self._state.execute or self._adapter is None:
+            return []
+        return self._adapter.get_columns(relation)
+
+    def get_missing_columns(self, from_relation: Relation, to_relation: Relation) -> list[Any]:
+        have = {c.name.lower() for c in self.get_columns_in_relation(to_relation)}
+        return [c for c in self.get_columns_in_relation(from_relation)
+                if c.name.lower() not in have]
+
+    def execute(self, sql: str, auto_begin: bool = False, fetch: bool = False) -> Any:
+        if not self._state.execute or self._adapter is None:
+            return None, None
+        resp, table = self._adapter.execute(str(sql), fetch=fetch)
+        return resp, ResultTable(table) if table is not None else None
+
+    def create_schema(self, relation: Relation) -> str:
+        if self._state.execute and self._adapter is not None:
+            self._adapter.create_schema(relation.database, relation.schema or "")
+        return ""
+
+    def drop_relation(self, relation: Relation) -> str:
+        if self._state.execute and self._adapter is not None:
+            self._adapter.drop_relation(relation)
+        return ""
+
+    def rename_relation(self, from_relation: Relation, to_relation: Relation) -> str:
+        if self._state.execute and self._adapter is not None:
+            self._adapter.rename_relation(from_relation, to_relation.identifier or "")
+        return ""
+
+    def already_exists(self, schema: str, name: str) -> bool:
+        return self.get_relation(None, schema, name) is not None
+
+    def check_schema_exists(self, database: str, schema: str) -> bool:
+        if not self._state.execute or self._adapter is None:
+            return False
+        rows = self._adapter.read_arrow(
+            "select 1 from information_schema.schemata where lower(schema_name) = "
+            f"lower('{schema}')"
+        )
+        return rows.num_rows > 0
+
+    def list_relations_without_caching(self, schema_relation: Relation) -> list[Relation]:
+        if not self._state.execute or self._adapter is None:
+            return []
+        return list(self._adapter.list_relations_uncached(
+            schema_relation.database or self._adapter.database, schema_relation.schema or ""))
+
+    def commit(self) -> str:
+        return ""
+
+    @property
+    def Relation(self) -> RelationFactory:  # noqa: N802 - dbt's name
+        return RelationFactory(self._adapter)
+
+
+class RelationFactory:
+    def __init__(self, adapter: Adapter | None) -> None:
+        self._adapter = adapter
+
+    def create(self, database: str | None = None, schema: str | None = None,
+               identifier: str | None = None, type: str | None = None, **_: Any) -> Relation:
+        if self._adapter is not None:
+            return self._adapter.relation(database, schema, identifier, type)
+        return Relation(database, schema, identifier, type)
+
+
+class Compiler:
+    """Renders nodes, inline SQL and macros with dbt's context."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        registry: MacroRegistry,
+        *,
+        project_name: str,
+        profile_name: str,
+        cli_vars: dict[str, Any],
+        project_vars: Callable[[str], dict[str, Any]],
+        output_for: Callable[[str | None], Output],
+        adapter_for: Callable[[str | None], Adapter] | None,
+        events: EventBus | None = None,
+        flags: dict[str, Any] | None = None,
+        dispatch_config: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.manifest = manifest
+        self.registry = registry
+        self.project_name = project_name
+        self.profile_name = profile_name
+        self.cli_vars = cli_vars
+        self.project_vars = project_vars
+        self.output_for = output_for
+        self.adapter_for = adapter_for
+        self.events = events
+        self.flags = flags or {}
+        self.dispatch_config = dispatch_config or []
+        self._name_index: dict[str, list[Node]] | None = None
+
+    # -- lookup ---------------------------------------------------------------------
+    def name_index(self) -> dict[str, list[Node]]:
+        if self._name_index is None:
+            idx: dict[str, list[Node]] = {}
+            for n in self.manifest.nodes.values():
+                if n.resource_type in ("model", "seed", "snapshot"):
+                    idx.setdefault(n.name, []).append(n)
+            self._name_index = idx
+        return self._name_index
+
+    def find_ref(self, name: str, package: str | None, by: Node | None) -> Node:
+        candidates = self.name_index().get(name, [])
+        if package:
+            candidates = [c for c in candidates if c.package_name == package]
+        if not candidates:
+            disabled = [d for d in self.manifest.disabled.values() if d.name == name]
+            where = by.describe() if by else "inline SQL"
+            reason = "which is disabled" if disabled else "which was not found"
+            raise CompilationError(
+                f"{where[0].upper()}{where[1:]} depends on a node named '{name}' {reason}",
+                path=by.original_file_path if by else None,
+                hint="Check the name in ref(); `dvt ls --resource-type model` lists them.",
+            )
+        own = [c for c in candidates if by is not None and c.package_name == by.package_name]
+        return (own or candidates)[0]
+
+    def find_source(self, source_name: str, table_name: str, by: Node | None) -> Node:
+        node = self.manifest.sources.get(f"source.{self.project_name}.{source_name}.{table_name}")
+        if node is None:
+            node = next((s for s in self.manifest.sources.values()
+                         if s.source_name == source_name and s.name == table_name), None)
+        if node is None:
+            where = by.describe() if by else "inline SQL"
+            raise CompilationError(
+                f"{where[0].upper()}{where[1:]} depends on a source named "
+                f"'{source_name}.{table_name}' which was not found",
+                path=by.original_file_path if by else None,
+                hint="Declare it under `sources:` in a .yml file in your model paths.",
+            )
+        return node
+
+    def relation_of(self, node: Node) -> Relation:
+        adapter = self._adapter(node)
+        identifier = node.identifier if node.resource_type == "source" else node.alias
+        if adapter is None:
+            return Relation(node.database, node.schema, identifier or node.name)
+        rel = adapter.relation(node.database, node.schema, identifier or node.name)
+        if node.resource_type == "source" and node.quoting:
+            rel = rel.quote(**{k: v for k, v in node.quoting.items()
+                               if k in ("database", "schema", "identifier")})
+        return rel
+
+    def _adapter(self, node: Node | None) -> Adapter | None:
+        if self.adapter_for is None:
+            return None
+        target = node.target if node is not None else None
+        if node is not None and node.resource_type == "source":
+            target = node.config.get("connection") or None
+        try:
+            return self.adapter_for(target)
+        except DvtError:
+            return None
+
+    # -- context ------------------------------------------------------------------
+    def context(self, state: RenderState, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        node = state.node
+        parsing = not state.execute
+        adapter = self._adapter(node) if state.execute else None
+        if adapter is None and self.adapter_for is not None and state.execute:
+            adapter = self.adapter_for(None)
+        output = self.output_for(node.target if node is not None else None)
+        ctx: dict[str, Any] = {}
+        package = node.package_name if node is not None else self.project_name
+
+        def ref(*args: Any, **kwargs: Any) -> Relation:
+            if len(args) == 1:
+                pkg, name = None, str(args[0])
+            elif len(args) == 2:
+                pkg, name = str(args[0]), str(args[1])
+            else:
+                raise CompilationError("ref() takes one or two arguments",
+                                       path=node.original_file_path if node else None)
+            if parsing:
+                if node is not None:
+                    node.refs.append((name, pkg))
+                return Relation(None, None, name)
+            target = self.find_ref(name, pkg, node)
+            if target.is_ephemeral:
+                self._compile_ephemeral(target, state)
+                return Relation(None, None, f"__dbt__cte__{target.name}", type="cte")
+            return self.relation_of(target)
+
+        def source(source_name: str, table_name: str) -> Relation:
+            if parsing:
+                if node is not None:
+                    node.sources.append((str(source_name), str(table_name)))
+                return Relation(None, None, f"{source_name}__{table_name}")
+            return self.relation_of(self.find_source(source_name, table_name, node))
+
+        def var(name: str, default: Any = _MISSING) -> Any:
+            scope = self.project_vars(package)
+            if name in scope:
+                return scope[name]
+            if default is not _MISSING:
+                return default
+            if parsing:
+                return None
+            raise CompilationError(
+                f"Required var '{name}' not found in config:\nVars supplied to "
+                f"{node.name if node else 'this command'} = {json.dumps(scope, default=str)}",
+                path=node.original_file_path if node else None,
+                hint=f"Define it under `vars:` in dbt_project.yml or pass --vars '{{{name}: ...}}'.",
+            )
+
+        def is_incremental() -> bool:
+            if parsing or node is None or adapter is None:
+                return False
+            if node.materialized != "incremental":
+                return False
+            if self.flags.get("full_refresh") and node.config.get("full_refresh") is not False:
+                return False
+            if node.config.get("full_refresh") is True:
+                return False
+            rel = adapter.get_relation(node.database, node.schema or "", node.alias or node.name)
+            return rel is not None and rel.type == "table"
+
+        def run_query(sql: str) -> ResultTable | None:
+            if parsing or adapter is None:
+                return None
+            _, table = adapter.execute(str(sql), fetch=True)
+            return ResultTable(table)
+
+        def statement(name: str | None = None, fetch_result: bool = False, auto_begin: bool = True,
+                      language: str = "sql", caller: Any = None) -> str:
+            if parsing or adapter is None or caller is None:
+                return ""
+            sql = str(caller())
+            resp, table = adapter.execute(sql, fetch=fetch_result)
+            if name:
+                data = ResultTable(table) if table is not None else None
+                state.statements[name] = {"response": resp, "data": data.rows if data else [],
+                                          "table": data}
+            return ""
+
+        def load_result(name: str) -> dict[str, Any] | None:
+            return state.statements.get(name)
+
+        def store_result(name: str, response: Any = None, agate_table: Any = None) -> str:
+            state.statements[name] = {"response": response, "table": agate_table,
+                                      "data": agate_table.rows if agate_table else []}
+            return ""
+
+        def log(msg: Any, info: bool = False) -> str:
+            if self.events is not None and not parsing:
+                self.events.log(str(msg), "info" if info else "debug")
+            return ""
+
+        def do_return(value: Any = None) -> None:
+            raise MacroReturn(value)
+
+        def local_md5(value: str) -> str:
+            return hashlib.md5(value.encode()).hexdigest()
+
+        this = None
+        if node is not None and node.resource_type != "source":
+            this = self.relation_of(node)
+
+        ctx.update(
+            ref=ref, source=source, var=var, env_var=env_var,
+            config=ConfigAccessor(node, parsing), this=this,
+            target=target_info(output, self.profile_name, adapter),
+            is_incremental=is_incremental, run_query=run_query, statement=statement,
+            load_result=load_result, store_result=store_result, log=log,
+            execute=state.execute, modules=_MODULES, fromjson=_fromjson, tojson=_tojson,
+            fromyaml=_fromyaml, toyaml=_toyaml, exceptions=_EXCEPTIONS,
+            invocation_id=INVOCATION_ID, run_started_at=RUN_STARTED_AT,
+            project_name=self.project_name, dbt_version="1.10.0", dvt_version="0.1.0",
+            flags=_Flags(self.flags), local_md5=local_md5, zip=zip, set=set,
+            print=lambda *a: print(*a) or "", selected_resources=[],
+            model=_node_dict(node) if node is not None else {},
+            graph=_LazyGraph(self.manifest), database=getattr(adapter, "database", None),
+            schema=node.schema if node is not None else output.schema,
+            api={"Relation": RelationFactory(adapter)},
+            builtins={"ref": ref, "source": source, "config": ctx.get("config")},
+        )
+        ctx["return"] = do_return
+        ctx["adapter"] = AdapterProxy(self, adapter, state, ctx)
+        if extra:
+            ctx.update(extra)
+        macros = self.registry.bind(ctx)
+        ctx.update(macros)
+        # macros by package: dbt.x, dvt.x, <project>.x
+        for pkg in self.registry.by_package:
+            ns = self.registry.package_namespace(pkg, ctx)
+            ctx.setdefault(pkg, _Namespace(ns))
+        builtin_ns = _Namespace(self.registry.package_namespace("dvt", ctx))
+        ctx.setdefault("dbt", builtin_ns)
+        ctx["builtins"]["config"] = ctx["config"]
+        return ctx
+
+    # -- rendering ----------------------------------------------------------------
+    def render(self, template_src: str, state: RenderState, path: str,
+               extra: dict[str, Any] | None = None) -> str:
+        from dvt_engine.jinja.environment import template_error
+
+        template = _template_cache(template_src, path)
+        ctx = self.context(state, extra)
+        try:
+            return template.render(ctx)
+        except MacroReturn as ret:
+            return ret.value
+        except DvtError:
+            raise
+        except Exception as exc:  # Jinja or Python error inside the template
+            raise template_error(exc, path) from None
+
+    def compile_node(self, node: Node, extra: dict[str, Any] | None = None) -> str:
+        """Compile a node's SQL for execution; ephemeral refs become leading CTEs."""
+        state = RenderState(node=node, execute=True)
+        sql = self.render(node.raw_code, state, node.original_file_path, extra)
+        return inject_ctes(sql, state.ctes)
+
+    def _compile_ephemeral(self, target: Node, state: RenderState) -> None:
+        cte_id = f"__dbt__cte__{target.name}"
+        if cte_id in state.ctes:
+            return
+        inner = RenderState(node=target, execute=True, ctes=state.ctes)
+        sql = self.render(target.raw_code, inner, target.original_file_path)
+        state.ctes[cte_id] = sql
+
+    def call_macro(self, name: str, args: dict[str, Any], node: Node | None = None,
+                   execute: bool = True) -> Any:
+        state = RenderState(node=node, execute=execute)
+        ctx = self.context(state)
+        macro = ctx.get(name)
+        if macro is None:
+            raise CompilationError(
+                f"No macro named '{name}' found",
+                hint="Macros live in your macro-paths (macros/ by default).",
+            )
+        return macro(**args)
+
+
+_MISSING = object()
+_template_cache_store: dict[tuple[str, str], Any] = {}
+
+
+def _template_cache(source: str, path: str) -> Any:
+    from dvt_engine.jinja.environment import compile_template
+
+    key = (path, source)
+    tmpl = _template_cache_store.get(key)
+    if tmpl is None:
+        tmpl = compile_template(source, path)
+        _template_cache_store[key] = tmpl
+    return tmpl
+
+
+_WITH = re.compile(r"^(\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*)with\b", re.I | re.S)
+
+
+def inject_ctes(sql: str, ctes: dict[str, str]) -> str:
+    """Prepend ephemeral models as CTEs, merging into the model's own WITH if it has one."""
+    if not ctes:
+        return sql
+    defs = ",\n".join(f"{name} as (\n{body}\n)" for name, body in ctes.items())
+    m = _WITH.match(sql)
+    if m:
+        return f"{m.group(1)}with {defs},{sql[m.end():]}"
+    return f"with {defs}\n{sql}"
+
+
+class _Namespace:
+    def __init__(self, items: dict[str, Any]) -> None:
+        self.__dict__.update(items)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.__dict__[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.__dict__
+
+
+class _Flags:
+    def __init__(self, flags: dict[str, Any]) -> None:
+        self._flags = flags
+
+    def __getattr__(self, key: str) -> Any:
+        return self._flags.get(key.lower(), self._flags.get(key))
+
+
+class _LazyGraph(dict):
+    """`graph` in Jinja: nodes/sources as dicts, built only if a macro reads it."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        super().__init__()
+        self._manifest = manifest
+
+    def __getitem__(self, key: str) -> Any:
+        if not super().__contains__(key):
+            if key == "nodes":
+                self["nodes"] = {u: _node_dict(n) for u, n in self._manifest.nodes.items()}
+            elif key == "sources":
+                self["sources"] = {u: _node_dict(n) for u, n in self._manifest.sources.items()}
+            else:
+                self[key] = {}
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in ("nodes", "sources", "exposures", "metrics") else default
+
+
+def _node_dict(node: Node) -> dict[str, Any]:
+    return {
+        "unique_id": node.unique_id, "name": node.name, "resource_type": node.resource_type,
+        "package_name": node.package_name, "original_file_path": node.original_file_path,
+        "path": node.path, "fqn": node.fqn, "config": node.config, "tags": node.tags,
+        "description": node.description, "database": node.database, "schema": node.schema,
+        "alias": node.alias, "identifier": node.identifier, "source_name": node.source_name,
+        "raw_code": node.raw_code, "depends_on": {"nodes": node.depends_on_nodes},
+        "columns": {k: {"name": c.name, "description": c.description} for k, c in
+                    node.columns.items()},
+        "meta": node.meta, "test_metadata": node.test_metadata,
+    }
+
+
+def _fromjson(s: str, default: Any = None) -> Any:
+    try:
+        return json.loads(s)
+    except (ValueError, TypeError):
+        return default
+
+
+def _tojson(v: Any, default: Any = None, sort_keys: bool = False) -> Any:
+    try:
+        return json.dumps(v, sort_keys=sort_keys, default=str)
+    except (ValueError, TypeError):
+        return default
+
+
+def _fromyaml(s: str, default: Any = None) -> Any:
+    try:
+        return yaml.safe_load(s)
+    except yaml.YAMLError:
+        return default
+
+
+def _toyaml(v: Any, default: Any = None, sort_keys: bool = False) -> Any:
+    try:
+        return yaml.safe_dump(v, sort_keys=sort_keys)
+    except yaml.YAMLError:
+        return default
+
+
+class _Exceptions:
+    @staticmethod
+    def raise_compiler_error(msg: str, node: Any = None) -> None:
+        raise CompilationError(str(msg))
+
+    @staticmethod
+    def warn(msg: str, node: Any = None) -> str:
+        import warnings
+
+        warnings.warn(str(msg), stacklevel=2)
+        return ""
+
+    @staticmethod
+    def raise_not_implemented(msg: str) -> None:
+        raise CompilationError(f"not implemented: {msg}")
+
+    @staticmethod
+    def raise_database_error(msg: str) -> None:
+        from dvt_engine.errors import DatabaseError
+
+        raise DatabaseError(str(msg))
+
+
+_EXCEPTIONS = _Exceptions()
+
+
+class _Modules:
+    datetime = datetime
+    re = re
+    itertools = itertools
+    json = json
+    hashlib = hashlib
+
+    @property
+    def pytz(self) -> Any:
+        import zoneinfo
+
+        return zoneinfo
+
+
+_MODULES = _Modules()

@@ -1,0 +1,113 @@
+"""The one Jinja environment DVT renders with, and dbt's block tags rewritten for it."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+import jinja2.ext
+import jinja2.sandbox  # noqa: F401  (kept importable for users' macros that test for it)
+
+from dvt_engine.errors import CompilationError
+
+
+def _as_bool(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "on")
+    return bool(value)
+
+
+def _as_number(value: Any) -> Any:
+    if isinstance(value, str):
+        return float(value) if any(c in value for c in ".eE") else int(value)
+    return value
+
+
+def _as_native(value: Any) -> Any:
+    import ast
+
+    try:
+        return ast.literal_eval(value) if isinstance(value, str) else value
+    except (ValueError, SyntaxError):
+        return value
+
+
+class _DvtUndefined(jinja2.Undefined):
+    """Undefined that raises when used, naming the variable (dbt behaves the same)."""
+
+    def __str__(self) -> str:
+        self._fail_with_undefined_error()
+        return ""
+
+
+@lru_cache(maxsize=1)
+def get_environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
+        undefined=jinja2.Undefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        cache_size=10000,
+    )
+    env.filters.update(
+        as_bool=_as_bool, as_number=_as_number, as_native=_as_native, as_text=str,
+        tojson=lambda v, **kw: json.dumps(v, **kw),
+    )
+    return env
+
+
+@lru_cache(maxsize=1)
+def get_native_environment() -> jinja2.Environment:
+    """Renders YAML values: `{{ env_var('PORT') | as_number }}` gives an int."""
+    from jinja2.nativetypes import NativeEnvironment
+
+    env = NativeEnvironment(extensions=["jinja2.ext.do"])
+    env.filters.update(as_bool=_as_bool, as_number=_as_number, as_native=_as_native, as_text=str)
+    return env
+
+
+_TEST_OPEN = re.compile(r"{%(-?)\s*test\s+(\w+)\s*\(")
+_TEST_CLOSE = re.compile(r"{%(-?)\s*endtest\s*(-?)%}")
+_DATA_TEST_OPEN = re.compile(r"{%(-?)\s*data_test\s+(\w+)\s*\(")
+_DATA_TEST_CLOSE = re.compile(r"{%(-?)\s*enddata_test\s*(-?)%}")
+_MATERIALIZATION = re.compile(r"{%-?\s*materialization\b.*?{%-?\s*endmaterialization\s*-?%}", re.S)
+_DOCS = re.compile(r"{%-?\s*docs\s+(\w+)\s*-?%}(.*?){%-?\s*enddocs\s*-?%}", re.S)
+
+
+def rewrite_blocks(source: str) -> str:
+    """dbt's `{% test x(...) %}` is a macro named test_x; custom materializations are skipped."""
+    source = _TEST_OPEN.sub(r"{%\1 macro test_\2(", source)
+    source = _TEST_CLOSE.sub(r"{%\1 endmacro \2%}", source)
+    source = _DATA_TEST_OPEN.sub(r"{%\1 macro test_\2(", source)
+    source = _DATA_TEST_CLOSE.sub(r"{%\1 endmacro \2%}", source)
+    source = _MATERIALIZATION.sub("", source)
+    return _DOCS.sub("", source)
+
+
+def extract_docs(source: str) -> list[tuple[str, str]]:
+    return [(m.group(1), m.group(2).strip()) for m in _DOCS.finditer(source)]
+
+
+def compile_template(source: str, path: str) -> jinja2.Template:
+    try:
+        return get_environment().from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise CompilationError(
+            exc.message or "invalid Jinja", path=path, line=exc.lineno,
+            hint="Check that every {% ... %} block is closed and quotes are balanced.",
+        ) from None
+
+
+def template_error(exc: Exception, path: str) -> CompilationError:
+    """Turn an exception raised while rendering into an error naming file and line."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    msg = str(exc) if not isinstance(exc, jinja2.UndefinedError) else f"{exc}"
+    return CompilationError(msg, path=path, line=line)

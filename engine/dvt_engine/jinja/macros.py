@@ -1,0 +1,143 @@
+"""Macros: parsed from macro files once, called in a node's render context.
+
+Jinja macros take their globals from the module they were defined in, so a macro file
+is turned into a module per render context (lazily, on the first call of one of its
+macros). That is what lets a project macro call ref(), this, adapter, other macros.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+
+from dvt_engine.errors import CompilationError, DvtError
+from dvt_engine.jinja.environment import compile_template, rewrite_blocks, template_error
+from dvt_engine.manifest import Macro
+
+_MACRO_DEF = re.compile(r"{%-?\s*macro\s+(\w+)\s*\(")
+# one macro block: compiled alone, so calls to other macros resolve through the context
+# (dbt does the same), which is what makes `return()` and overrides work across files
+_MACRO_BLOCK = re.compile(
+    r"{%-?\s*macro\s+(\w+)\s*\(.*?{%-?\s*endmacro\s*-?%}", re.S
+)
+
+
+class MacroReturn(Exception):  # noqa: N818 - control flow, like dbt's
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+@dataclass
+class MacroFile:
+    """One macro: its source block, compiled on first use."""
+
+    path: str
+    package: str
+    source: str
+    names: list[str]
+    _template: jinja2.Template | None = None
+
+    @property
+    def template(self) -> jinja2.Template:
+        if self._template is None:
+            self._template = compile_template(self.source, self.path)
+        return self._template
+
+
+@dataclass
+class MacroRegistry:
+    """All macros by name, project macros shadowing DVT's builtins."""
+
+    files: list[MacroFile] = field(default_factory=list)
+    by_name: dict[str, MacroFile] = field(default_factory=dict)
+    by_package: dict[str, dict[str, MacroFile]] = field(default_factory=dict)
+
+    def add_file(self, source: str, path: str, package: str) -> list[Macro]:
+        source = rewrite_blocks(source)
+        names = []
+        pkg = self.by_package.setdefault(package, {})
+        for m in _MACRO_BLOCK.finditer(source):
+            name = m.group(1)
+            # keep line numbers of the file in errors: pad with the newlines before the block
+            block = "\n" * source.count("\n", 0, m.start()) + m.group(0)
+            mf = MacroFile(path=path, package=package, source=block, names=[name])
+            if name in pkg:
+                raise CompilationError(
+                    f"dbt found two macros named \"{name}\" in the project \"{package}\": "
+                    f"{pkg[name].path} and {path}",
+                    path=path, hint="Rename one of them.",
+                )
+            self.files.append(mf)
+            pkg[name] = mf
+            names.append(name)
+        if _MACRO_DEF.search(source) and not names:
+            compile_template(source, path)  # raises the syntax error with its line
+        return [
+            Macro(unique_id=f"macro.{package}.{n}", name=n, package_name=package,
+                  original_file_path=path, macro_sql="")
+            for n in names
+        ]
+
+    def resolve_order(self, root_package: str) -> None:
+        """Lookup by bare name: the root project first, then other packages, then builtins."""
+        self.by_name = {}
+        order = [p for p in self.by_package if p not in (root_package, "dvt")]
+        for pkg in ["dvt", *order, root_package]:
+            self.by_name.update(self.by_package.get(pkg, {}))
+
+    def find(self, name: str, package: str | None = None) -> MacroFile | None:
+        if package:
+            return self.by_package.get(package, {}).get(name)
+        return self.by_name.get(name)
+
+    def bind(self, context: MutableMapping[str, Any]) -> dict[str, MacroCallable]:
+        """Callables for every macro name, evaluated in `context` when called."""
+        modules: dict[str, Any] = {}
+        out = {name: MacroCallable(name, mf, context, modules) for name, mf in self.by_name.items()}
+        return out
+
+    def package_namespace(
+        self, package: str, context: MutableMapping[str, Any], modules: dict[str, Any] | None = None
+    ) -> dict[str, MacroCallable]:
+        modules = {} if modules is None else modules
+        return {n: MacroCallable(n, mf, context, modules)
+                for n, mf in self.by_package.get(package, {}).items()}
+
+
+class MacroCallable:
+    """A macro bound to a render context; `{{ return(x) }}` inside it returns x."""
+
+    __slots__ = ("name", "file", "context", "modules")
+
+    def __init__(self, name: str, file: MacroFile, context: MutableMapping[str, Any],
+                 modules: dict[str, Any]) -> None:
+        self.name = name
+        self.file = file
+        self.context = context
+        self.modules = modules
+
+    def _module(self) -> Any:
+        key = f"{self.file.package}.{self.name}"
+        mod = self.modules.get(key)
+        if mod is None:
+            mod = self.file.template.make_module(dict(self.context))
+            self.modules[key] = mod
+        return mod
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        macro = getattr(self._module(), self.name)
+        try:
+            return macro(*args, **kwargs)
+        except MacroReturn as ret:
+            return ret.value
+        except (DvtError, jinja2.TemplateError) as exc:
+            if isinstance(exc, DvtError):
+                raise
+            raise template_error(exc, self.file.path) from None
+
+    def __repr__(self) -> str:
+        return f"<macro {self.name}>"

@@ -1,0 +1,590 @@
+"""Project files -> Manifest: macros, models, seeds, snapshots, tests, sources, docs.
+
+Most model files only call ref/source/config with literal arguments; those are read by a
+static extractor (as dbt's static parser does) and Jinja runs only for the others.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dvt_engine.errors import CompilationError, DvtError, ParsingError
+from dvt_engine.jinja.context import Compiler, RenderState
+from dvt_engine.jinja.environment import extract_docs
+from dvt_engine.jinja.macros import MacroRegistry
+from dvt_engine.manifest import Column, Doc, Manifest, Node
+from dvt_engine.project.configs import (
+    PROJECT_KEYS,
+    defaults_for,
+    folder_configs,
+    merge_config,
+)
+from dvt_engine.project.project import ProjectConfig
+from dvt_engine.project.yaml_io import load_yaml_file, render_values
+
+BUILTIN_MACROS = Path(__file__).resolve().parent.parent / "include" / "macros"
+SEED_SUFFIXES = (".csv", ".parquet", ".json", ".jsonl", ".ndjson")
+GENERIC_TESTS = ("unique", "not_null", "accepted_values", "relationships")
+_TEST_CONFIG_KEYS = ("severity", "where", "limit", "warn_if", "error_if", "store_failures",
+                     "store_failures_as", "enabled", "tags", "meta", "alias", "schema",
+                     "database", "fail_calc", "target")
+
+
+@dataclass
+class ParseContext:
+    project: ProjectConfig
+    compiler: Compiler
+    registry: MacroRegistry
+    manifest: Manifest
+    render_yaml: Callable[[str], Any]
+    default_schema: Callable[[str | None], str]
+    default_database: Callable[[str | None], str]
+
+
+# -- files --------------------------------------------------------------------------
+
+
+def iter_files(root: Path, rel_dirs: list[str], suffixes: tuple[str, ...]) -> Iterator[Path]:
+    for rel in rel_dirs:
+        base = root / rel
+        if not base.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for fname in sorted(filenames):
+                if fname.endswith(suffixes) and not fname.startswith("."):
+                    yield Path(dirpath) / fname
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _checksum(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# -- static extraction ----------------------------------------------------------------
+
+_CALL = re.compile(r"{{-?\s*(ref|source|config)\s*\((.*?)\)\s*-?}}", re.S)
+_ANY_JINJA = re.compile(r"{{|{%|{#")
+
+
+def static_extract(sql: str) -> tuple[list[tuple[str, str | None]], list[tuple[str, str]],
+                                      dict[str, Any]] | None:
+    """ref/source/config calls with literal args, or None if the file needs Jinja."""
+    refs: list[tuple[str, str | None]] = []
+    sources: list[tuple[str, str]] = []
+    config: dict[str, Any] = {}
+    stripped = _CALL.sub("", sql)
+    if _ANY_JINJA.search(stripped):
+        return None
+    for m in _CALL.finditer(sql):
+        fn, args_src = m.group(1), m.group(2)
+        parsed = _literal_call(args_src)
+        if parsed is None:
+            return None
+        args, kwargs = parsed
+        if fn == "ref":
+            if kwargs.keys() - {"version", "v"} or not 1 <= len(args) <= 2:
+                return None
+            refs.append((args[0], None) if len(args) == 1 else (args[1], args[0]))
+        elif fn == "source":
+            if len(args) != 2 or kwargs:
+                return None
+            sources.append((args[0], args[1]))
+        else:
+            if args:
+                return None
+            config = merge_config(config, kwargs)
+    return refs, sources, config
+
+
+_JINJA_LITERALS = {"true": True, "false": False, "none": None, "True": True, "False": False,
+                   "None": None}
+
+
+def _literal_call(args_src: str) -> tuple[list[Any], dict[str, Any]] | None:
+    try:
+        call = ast.parse(f"f({args_src})", mode="eval").body
+    except SyntaxError:
+        return None
+    assert isinstance(call, ast.Call)
+    try:
+        args = [_literal(a) for a in call.args]
+        kwargs = {k.arg: _literal(k.value) for k in call.keywords if k.arg}
+    except ValueError:
+        return None
+    if any(k.arg is None for k in call.keywords):
+        return None
+    return args, kwargs
+
+
+def _literal(node: ast.AST) -> Any:
+    if isinstance(node, ast.Name) and node.id in _JINJA_LITERALS:
+        return _JINJA_LITERALS[node.id]
+    if isinstance(node, ast.List | ast.Tuple):
+        return [_literal(e) for e in node.elts]
+    if isinstance(node, ast.Dict):
+        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values, strict=True)
+                if k is not None}
+    return ast.literal_eval(node)
+
+
+# -- the parser --------------------------------------------------------------------------
+
+
+def load_macros(project: ProjectConfig, registry: MacroRegistry, manifest: Manifest,
+                packages: list[ProjectConfig]) -> None:
+    for path in sorted(BUILTIN_MACROS.glob("*.sql")):
+        for m in registry.add_file(path.read_text(), f"dvt/{path.name}", "dvt"):
+            manifest.macros[m.unique_id] = m
+    for proj in [*packages, project]:
+        dirs = [*proj.macro_paths, *[f"{t}/generic" for t in proj.test_paths]]
+        for path in iter_files(proj.root, dirs, (".sql",)):
+            text = path.read_text(encoding="utf-8")
+            rel = _rel(path, project.root) if proj is project else _rel(path, proj.root)
+            for m in registry.add_file(text, rel, proj.name):
+                m.macro_sql = text
+                manifest.macros[m.unique_id] = m
+            for name, body in extract_docs(text):
+                _add_doc(manifest, proj.name, name, body, rel)
+    registry.resolve_order(project.name)
+
+
+def _add_doc(manifest: Manifest, package: str, name: str, body: str, path: str) -> None:
+    uid = f"doc.{package}.{name}"
+    manifest.docs[uid] = Doc(uid, name, package, path, body)
+
+
+class ProjectParser:
+    """Builds the Manifest of one project (and its installed packages)."""
+
+    def __init__(self, ctx: ParseContext) -> None:
+        self.ctx = ctx
+        self.project = ctx.project
+        self.manifest = ctx.manifest
+
+    # entry point
+    def parse(self, packages: list[ProjectConfig]) -> Manifest:
+        for proj in [*packages, self.project]:
+            self._parse_docs(proj)
+            self._parse_sql_nodes(proj, "model", proj.model_paths)
+            self._parse_sql_nodes(proj, "analysis", proj.analysis_paths)
+            self._parse_seeds(proj)
+            self._parse_snapshots(proj)
+            self._parse_singular_tests(proj)
+        pending_yaml: list[tuple[ProjectConfig, Path, dict[str, Any]]] = []
+        for proj in [*packages, self.project]:
+            dirs = [*proj.model_paths, *proj.seed_paths, *proj.snapshot_paths,
+                    *proj.analysis_paths, *proj.macro_paths, *proj.test_paths]
+            for path in iter_files(proj.root, dirs, (".yml", ".yaml")):
+                data = load_yaml_file(path, self.project.root)
+                if isinstance(data, dict):
+                    pending_yaml.append((proj, path, data))
+        # sources first: models' YAML may add tests that ref sources
+        for proj, path, data in pending_yaml:
+            self._parse_sources(proj, path, data.get("sources") or [])
+        for proj, path, data in pending_yaml:
+            for key in ("models", "seeds", "snapshots", "analyses"):
+                self._patch_nodes(proj, path, key, data.get(key) or [])
+            self._patch_macros(proj, path, data.get("macros") or [])
+        self._finalize()
+        return self.manifest
+
+    # -- docs ---------------------------------------------------------------------
+    def _parse_docs(self, proj: ProjectConfig) -> None:
+        dirs = proj.docs_paths or [*proj.model_paths, *proj.seed_paths, *proj.analysis_paths,
+                                   *proj.macro_paths, *proj.snapshot_paths, *proj.test_paths]
+        for path in iter_files(proj.root, dirs, (".md",)):
+            text = path.read_text(encoding="utf-8")
+            for name, body in extract_docs(text):
+                _add_doc(self.manifest, proj.name, name, body, _rel(path, proj.root))
+
+    # -- models / analyses ---------------------------------------------------------
+    def _base_node(self, proj: ProjectConfig, resource_type: str, path: Path, base_dir: str,
+                   name: str, raw: str) -> Node:
+        rel = _rel(path, proj.root)
+        inner = path.relative_to(proj.root / base_dir)
+        folders = list(inner.parent.parts)
+        fqn = [proj.name, *folders, name]
+        config = defaults_for(resource_type)
+        for level in folder_configs(proj.trees.get(PROJECT_KEYS[resource_type]), fqn):
+            config = merge_config(config, self._render_config(level))
+        return Node(
+            unique_id=f"{resource_type}.{proj.name}.{name}",
+            resource_type=resource_type, name=name, package_name=proj.name,
+            original_file_path=rel, path=inner.as_posix(), fqn=fqn, raw_code=raw,
+            config=config, checksum=_checksum(raw),
+        )
+
+    def _render_config(self, cfg: dict[str, Any]) -> dict[str, Any]:
+        return render_values(cfg, self.ctx.render_yaml)
+
+    def _parse_sql_nodes(self, proj: ProjectConfig, resource_type: str, dirs: list[str]) -> None:
+        for base in dirs:
+            for path in iter_files(proj.root, [base], (".sql",)):
+                raw = path.read_text(encoding="utf-8")
+                node = self._base_node(proj, resource_type, path, base, path.stem, raw)
+                self._extract_calls(node)
+                self._add(node)
+
+    def _extract_calls(self, node: Node) -> None:
+        found = static_extract(node.raw_code)
+        if found is not None:
+            refs, sources, config = found
+            node.refs.extend(refs)
+            node.sources.extend(sources)
+            if config:
+                node.config = merge_config(node.config, config)
+            return
+        state = RenderState(node=node, execute=False)
+        try:
+            self.ctx.compiler.render(node.raw_code, state, node.original_file_path)
+        except DvtError as exc:
+            exc.path = exc.path or node.original_file_path
+            raise
+
+    def _add(self, node: Node) -> None:
+        try:
+            self.manifest.add(node)
+        except DvtError as exc:
+            raise ParsingError(exc.message, path=node.original_file_path, hint=exc.hint) from None
+
+    # -- seeds ----------------------------------------------------------------------
+    def _parse_seeds(self, proj: ProjectConfig) -> None:
+        for base in proj.seed_paths:
+            for path in iter_files(proj.root, [base], SEED_SUFFIXES):
+                node = self._base_node(proj, "seed", path, base, path.stem, "")
+                node.root_path = str(path)
+                node.checksum = _file_checksum(path)
+                self._add(node)
+
+    # -- snapshots ------------------------------------------------------------------
+    _SNAPSHOT = re.compile(r"{%-?\s*snapshot\s+(\w+)\s*-?%}(.*?){%-?\s*endsnapshot\s*-?%}", re.S)
+
+    def _parse_snapshots(self, proj: ProjectConfig) -> None:
+        for base in proj.snapshot_paths:
+            for path in iter_files(proj.root, [base], (".sql",)):
+                text = path.read_text(encoding="utf-8")
+                for m in self._SNAPSHOT.finditer(text):
+                    node = self._base_node(proj, "snapshot", path, base, m.group(1), m.group(2))
+                    node.fqn = [*node.fqn[:-1], path.stem, m.group(1)]
+                    self._extract_calls(node)
+                    self._add(node)
+
+    # -- singular tests ---------------------------------------------------------------
+    def _parse_singular_tests(self, proj: ProjectConfig) -> None:
+        for base in proj.test_paths:
+            for path in iter_files(proj.root, [base], (".sql",)):
+                inner = path.relative_to(proj.root / base)
+                if inner.parts and inner.parts[0] == "generic":
+                    continue
+                raw = path.read_text(encoding="utf-8")
+                node = self._base_node(proj, "test", path, base, path.stem, raw)
+                self._extract_calls(node)
+                self._add(node)
+
+    # -- sources ----------------------------------------------------------------------
+    def _parse_sources(self, proj: ProjectConfig, path: Path, entries: list[Any]) -> None:
+        rel = _rel(path, self.project.root)
+        for entry in entries:
+            if not isinstance(entry, dict) or "name" not in entry:
+                raise ParsingError("each source needs a `name`", path=rel)
+            entry = render_values(entry, self.ctx.render_yaml)
+            sname = str(entry["name"])
+            src_cfg = dict(entry.get("config") or {})
+            src_meta = {**(entry.get("meta") or {}), **(src_cfg.get("meta") or {})}
+            src_conn = entry.get("connection") or src_cfg.get("connection") or \
+                src_meta.get("connection")
+            for table in entry.get("tables") or []:
+                if not isinstance(table, dict) or "name" not in table:
+                    raise ParsingError(f"each table of source '{sname}' needs a `name`", path=rel)
+                tname = str(table["name"])
+                t_cfg = dict(table.get("config") or {})
+                t_meta = {**(table.get("meta") or {}), **(t_cfg.get("meta") or {})}
+                conn = table.get("connection") or t_cfg.get("connection") or \
+                    t_meta.get("connection") or src_conn
+                config = defaults_for("source")
+                fqn = [proj.name, *Path(_rel(path, proj.root)).parent.parts[1:], sname, tname]
+                for level in folder_configs(proj.trees.get("sources"), fqn):
+                    config = merge_config(config, self._render_config(level))
+                config = merge_config(config, src_cfg)
+                config = merge_config(config, t_cfg)
+                config["tags"] = list(dict.fromkeys([*config.get("tags", []),
+                                                     *(entry.get("tags") or []),
+                                                     *(table.get("tags") or [])]))
+                config["connection"] = conn
+                node = Node(
+                    unique_id=f"source.{proj.name}.{sname}.{tname}", resource_type="source",
+                    name=tname, package_name=proj.name, original_file_path=rel,
+                    path=_rel(path, proj.root), fqn=fqn, config=config,
+                    description=str(table.get("description") or ""),
+                    meta={**src_meta, **t_meta}, source_name=sname,
+                    source_description=str(entry.get("description") or ""),
+                    identifier=str(table.get("identifier") or tname),
+                    loader=str(entry.get("loader") or ""),
+                    quoting={**(entry.get("quoting") or {}), **(table.get("quoting") or {})},
+                    loaded_at_field=table.get("loaded_at_field") or entry.get("loaded_at_field"),
+                    freshness=table.get("freshness", entry.get("freshness")),
+                    database=table.get("database") or entry.get("database") or
+                    entry.get("catalog"),
+                    schema=str(entry.get("schema") or sname),
+                )
+                node.columns = _columns(table.get("columns"))
+                if not config.get("enabled", True):
+                    self.manifest.disabled[node.unique_id] = node
+                    continue
+                self._add(node)
+                target_ref = f"source('{sname}', '{tname}')"
+                self._add_tests(proj, rel, node, target_ref, table)
+
+    # -- YAML patches -----------------------------------------------------------------
+    def _patch_nodes(self, proj: ProjectConfig, path: Path, key: str, entries: list[Any]) -> None:
+        rel = _rel(path, self.project.root)
+        rtype = {"models": "model", "seeds": "seed", "snapshots": "snapshot",
+                 "analyses": "analysis"}[key]
+        for entry in entries:
+            if not isinstance(entry, dict) or "name" not in entry:
+                raise ParsingError(f"each entry under `{key}:` needs a `name`", path=rel)
+            name = str(entry["name"])
+            uid = f"{rtype}.{proj.name}.{name}"
+            node = self.manifest.nodes.get(uid) or self.manifest.disabled.get(uid)
+            if node is None:
+                # dbt warns and carries on: a YAML entry for a file that doesn't exist
+                self.ctx.compiler.events and self.ctx.compiler.events.log(
+                    f"Did not find matching node for patch with name '{name}' in the "
+                    f"'{key}' section of file '{rel}'", "warn")
+                continue
+            if node.patch_path:
+                raise ParsingError(
+                    f"{rtype} '{name}' has properties defined in two files: "
+                    f"{node.patch_path} and {rel}", path=rel,
+                    hint="Keep one YAML entry per node.")
+            node.patch_path = rel
+            node.description = str(entry.get("description") or "")
+            node.columns = _columns(entry.get("columns"))
+            cfg = render_values(dict(entry.get("config") or {}), self.ctx.render_yaml)
+            for extra in ("tags", "meta", "docs"):
+                if extra in entry:
+                    cfg = merge_config(cfg, {extra: entry[extra]})
+            # YAML config sits between dbt_project.yml and config() in the file: re-apply
+            # the file's own config() on top
+            found = static_extract(node.raw_code) if node.raw_code else None
+            file_cfg = found[2] if found else {}
+            node.config = merge_config(merge_config(node.config, cfg), file_cfg)
+            node.meta = {**node.config.get("meta", {}), **(entry.get("meta") or {})}
+            if rtype in ("model", "seed", "snapshot"):
+                self._add_tests(proj, rel, node, f"ref('{name}')", entry)
+
+    def _patch_macros(self, proj: ProjectConfig, path: Path, entries: list[Any]) -> None:
+        for entry in entries:
+            if isinstance(entry, dict) and "name" in entry:
+                m = self.manifest.macros.get(f"macro.{proj.name}.{entry['name']}")
+                if m is not None:
+                    m.description = str(entry.get("description") or "")
+                    m.arguments = list(entry.get("arguments") or [])
+
+    # -- generic tests ------------------------------------------------------------------
+    def _add_tests(self, proj: ProjectConfig, rel: str, parent: Node, target_ref: str,
+                   entry: dict[str, Any]) -> None:
+        model_name = parent.name if parent.resource_type != "source" else \
+            f"source_{parent.source_name}_{parent.name}"
+        for test in _as_list(entry.get("data_tests")) + _as_list(entry.get("tests")):
+            self._add_test(proj, rel, parent, target_ref, model_name, test, None)
+        for col in entry.get("columns") or []:
+            if not isinstance(col, dict) or "name" not in col:
+                continue
+            for test in _as_list(col.get("data_tests")) + _as_list(col.get("tests")):
+                self._add_test(proj, rel, parent, target_ref, model_name, test, str(col["name"]))
+
+    def _add_test(self, proj: ProjectConfig, rel: str, parent: Node, target_ref: str,
+                  model_name: str, spec: Any, column: str | None) -> None:
+        name, args, cfg = _test_spec(spec, rel)
+        namespace = None
+        if "." in name:
+            namespace, name = name.split(".", 1)
+        if column is not None:
+            args = {"column_name": column, **args}
+        flat: list[str] = []
+        for key in sorted(args):
+            val = args[key]
+            parts = list(val.values()) if isinstance(val, dict) else \
+                list(val) if isinstance(val, list | tuple) else [val]
+            flat.extend(str(p) for p in parts)
+        unique = "__".join(re.sub(r"[^0-9a-zA-Z_]+", "_", a) for a in flat)
+        prefix = f"{namespace}_" if namespace else ""
+        full_name = f"{prefix}{name}_{model_name}_{unique}" if unique else \
+            f"{prefix}{name}_{model_name}"
+        alias = full_name
+        if len(full_name) >= 64:
+            alias = f"{prefix}{name}_{model_name}"[:30] + "_" + \
+                hashlib.md5(full_name.encode()).hexdigest()
+        file_hash = hashlib.md5(f"{full_name}{rel}".encode()).hexdigest()[:10]
+        config = defaults_for("test")
+        fqn = [proj.name, *Path(parent.path).parent.parts, full_name]
+        for level in folder_configs(proj.trees.get("data_tests"), fqn):
+            config = merge_config(config, self._render_config(level))
+        config = merge_config(config, cfg)
+        if parent.target and not config.get("target"):
+            config["target"] = parent.target
+        if parent.resource_type == "source" and not config.get("target"):
+            config["target"] = parent.config.get("connection")
+        macro = f"test_{name}"
+        kwargs = {**args, "model": f"get_where_subquery({target_ref})"}
+        node = Node(
+            unique_id=f"test.{proj.name}.{full_name}.{file_hash}", resource_type="test",
+            name=full_name, package_name=proj.name, original_file_path=rel,
+            path=f"{alias}.sql", fqn=fqn,
+            raw_code=f"{{{{ {macro}(**_dbt_generic_test_kwargs) }}}}",
+            config=config, column_name=column, alias=alias,
+            test_metadata={"name": name, "kwargs": kwargs, "namespace": namespace},
+            attached_node=parent.unique_id if parent.resource_type != "source" else None,
+        )
+        # the relations a generic test reads are in its kwargs: the model, and `to` etc.
+        for value in [target_ref, *[v for v in args.values() if isinstance(v, str)]]:
+            for m in _CALL_IN_KWARG.finditer(value):
+                parsed = _literal_call(m.group(2))
+                if parsed is None:
+                    continue
+                call_args = parsed[0]
+                if m.group(1) == "ref" and call_args:
+                    node.refs.append((call_args[-1], call_args[0] if len(call_args) == 2 else None))
+                elif m.group(1) == "source" and len(call_args) == 2:
+                    node.sources.append((call_args[0], call_args[1]))
+        node.depends_on_macros.append(f"macro.dbt.{macro}")
+        if not config.get("enabled", True) or not parent.enabled:
+            self.manifest.disabled[node.unique_id] = node
+            return
+        self._add(node)
+
+    # -- resolution ---------------------------------------------------------------------
+    def _finalize(self) -> None:
+        manifest = self.manifest
+        for uid, node in list(manifest.nodes.items()):
+            if not node.enabled:
+                manifest.disabled[uid] = manifest.nodes.pop(uid)
+        manifest.invalidate()
+        compiler = self.ctx.compiler
+        compiler._name_index = None
+        custom_naming = {
+            m: (mf := self.ctx.registry.find(m)) is not None and mf.package != "dvt"
+            for m in ("generate_schema_name", "generate_alias_name", "generate_database_name")
+        }
+        for node in manifest.nodes.values():
+            if node.resource_type != "test" or node.config.get("store_failures"):
+                self._resolve_relation(node, custom_naming)
+            else:
+                node.database = self.ctx.default_database(node.target)
+                node.schema = self.ctx.default_schema(node.target)
+        for node in manifest.sources.values():
+            node.database = node.database or self.ctx.default_database(
+                node.config.get("connection"))
+        for node in manifest.nodes.values():
+            deps: list[str] = []
+            for name, pkg in node.refs:
+                deps.append(compiler.find_ref(name, pkg, node).unique_id)
+            for sname, tname in node.sources:
+                deps.append(compiler.find_source(sname, tname, node).unique_id)
+            node.depends_on_nodes = list(dict.fromkeys(deps))
+        manifest.invalidate()
+        manifest.topological_order()  # raises on a cycle
+
+    def _resolve_relation(self, node: Node, custom: dict[str, bool]) -> None:
+        cfg = node.config
+        target = node.target
+        if node.resource_type == "snapshot" and cfg.get("target_schema"):
+            node.schema = str(cfg["target_schema"])
+        elif custom["generate_schema_name"]:
+            node.schema = self._naming_macro("generate_schema_name", cfg.get("schema"), node)
+        else:
+            base = self.ctx.default_schema(target)
+            node.schema = base if cfg.get("schema") is None else f"{base}_{str(cfg['schema']).strip()}"
+        if custom["generate_alias_name"]:
+            node.alias = self._naming_macro("generate_alias_name", cfg.get("alias"), node)
+        elif node.resource_type != "test" or not node.alias:
+            node.alias = str(cfg.get("alias") or node.name).strip()
+        if node.resource_type == "snapshot" and cfg.get("target_database"):
+            node.database = str(cfg["target_database"])
+        elif custom["generate_database_name"]:
+            node.database = self._naming_macro("generate_database_name", cfg.get("database"), node)
+        else:
+            node.database = str(cfg.get("database") or self.ctx.default_database(target))
+
+    def _naming_macro(self, macro: str, value: Any, node: Node) -> str:
+        from dvt_engine.jinja.context import _node_dict
+
+        try:
+            out = self.ctx.compiler.call_macro(macro, {
+                {"generate_schema_name": "custom_schema_name",
+                 "generate_alias_name": "custom_alias_name",
+                 "generate_database_name": "custom_database_name"}[macro]: value,
+                "node": _NodeView(_node_dict(node)),
+            }, node=node, execute=False)
+        except DvtError as exc:
+            raise CompilationError(f"{macro} failed for {node.unique_id}: {exc.message}",
+                                   path=node.original_file_path) from None
+        return str(out).strip()
+
+
+_CALL_IN_KWARG = re.compile(r"\b(ref|source)\s*\(([^()]*)\)")
+
+
+class _NodeView(dict):
+    """A node dict that also answers attribute access (`node.name` in macros)."""
+
+    def __getattr__(self, key: str) -> Any:
+        return self.get(key)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _columns(raw: Any) -> dict[str, Column]:
+    out: dict[str, Column] = {}
+    for col in raw or []:
+        if isinstance(col, dict) and "name" in col:
+            name = str(col["name"])
+            out[name] = Column(name=name, description=str(col.get("description") or ""),
+                               data_type=col.get("data_type"), meta=col.get("meta") or {},
+                               tags=col.get("tags") or [], quote=col.get("quote"))
+    return out
+
+
+def _test_spec(spec: Any, rel: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """A YAML test entry -> (test name, arguments, config)."""
+    if isinstance(spec, str):
+        return spec, {}, {}
+    if not isinstance(spec, dict) or len(spec) != 1:
+        raise ParsingError(f"test definition must be a name or a one-key mapping, got {spec!r}",
+                           path=rel, hint="e.g. `- unique` or `- accepted_values: {values: [a]}`")
+    name, body = next(iter(spec.items()))
+    body = dict(body or {})
+    if "test_name" in body:
+        name = body.pop("test_name")
+    cfg = dict(body.pop("config", None) or {})
+    args = dict(body.pop("arguments", None) or {})
+    for key in list(body):
+        if key in _TEST_CONFIG_KEYS:
+            cfg[key] = body.pop(key)
+    args.update(body)
+    args.pop("name", None)
+    return str(name), args, cfg
+
+
+def _file_checksum(path: Path) -> str:
+    h = hashlib.sha256()
+    st = path.stat()
+    # seeds can be large: size and mtime identify a version well enough for state checks
+    h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()

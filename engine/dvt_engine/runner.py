@@ -1,0 +1,167 @@
+"""Executes nodes over the DAG with N threads, skipping what depends on a failure.
+
+The runner knows the graph and the order, not what a node does: the task hands it an
+`execute(node) -> NodeResult` function and a `describe(node)` for the log lines.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from dvt_engine.events import EventBus, NodeFinished, NodeStarted
+from dvt_engine.manifest import Manifest, Node
+
+# statuses that stop a node's descendants from running
+FAILED = frozenset({"error", "fail", "skipped", "cancelled"})
+
+
+@dataclass
+class NodeResult:
+    unique_id: str
+    status: str  # success | error | skipped | pass | fail | warn | cancelled
+    message: str | None = None
+    execution_time: float = 0.0
+    rows_affected: int | None = None
+    failures: int | None = None
+    adapter_response: dict[str, Any] = field(default_factory=dict)
+    compiled_code: str | None = None
+    relation_name: str | None = None
+    timing: list[dict[str, Any]] = field(default_factory=list)
+    thread_id: str = ""
+    error: str | None = None  # the full error text (file, line, hint)
+    node: Node | None = None
+    data: Any = None  # e.g. the preview table of `seed --show`
+
+
+Execute = Callable[[Node], NodeResult]
+Describe = Callable[[Node], str]
+
+
+class Runner:
+    def __init__(self, manifest: Manifest, events: EventBus, *, threads: int = 1,
+                 fail_fast: bool = False) -> None:
+        self.manifest = manifest
+        self.events = events
+        self.threads = max(1, threads)
+        self.fail_fast = fail_fast
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    # -- graph ------------------------------------------------------------------------
+    def dependencies(self, selected: list[str], extra_edges: dict[str, set[str]] | None = None
+                     ) -> dict[str, set[str]]:
+        """For each selected node: the selected nodes it must wait for.
+
+        Unselected nodes in between are looked through, so A -> x -> C still orders C
+        after A when only A and C are selected.
+        """
+        chosen = set(selected)
+        parents = self.manifest.parent_map
+        memo: dict[str, set[str]] = {}
+
+        def nearest(uid: str) -> set[str]:
+            if uid in memo:
+                return memo[uid]
+            memo[uid] = set()  # guards against cycles through unselected nodes
+            out: set[str] = set()
+            for p in parents.get(uid, ()):
+                if p in chosen:
+                    out.add(p)
+                else:
+                    out |= nearest(p)
+            memo[uid] = out
+            return out
+
+        deps = {}
+        for uid in selected:
+            own: set[str] = set()
+            for p in parents.get(uid, ()):
+                own |= {p} if p in chosen else nearest(p)
+            deps[uid] = own
+        for uid, more in (extra_edges or {}).items():
+            if uid in deps:
+                deps[uid] |= more & chosen
+        return deps
+
+    # -- execution ----------------------------------------------------------------------
+    def run(self, selected: list[str], execute: Execute, describe: Describe,
+            extra_edges: dict[str, set[str]] | None = None) -> list[NodeResult]:
+        order = self.manifest.topological_order(selected)
+        deps = self.dependencies(order, extra_edges)
+        children: dict[str, list[str]] = {u: [] for u in order}
+        for u, ps in deps.items():
+            for p in ps:
+                children[p].append(u)
+        position = {u: i for i, u in enumerate(order)}
+        remaining = {u: len(deps[u]) for u in order}
+        ready = [u for u in order if remaining[u] == 0]
+        results: dict[str, NodeResult] = {}
+        total = len(order)
+        counter = [0]
+        lock = threading.Lock()
+        failed_ancestor: dict[str, str] = {}
+
+        def start_index() -> int:
+            with lock:
+                counter[0] += 1
+                return counter[0]
+
+        def run_one(uid: str) -> NodeResult:
+            node = self.manifest.get(uid)
+            index = start_index()
+            desc = describe(node)
+            if self._cancel.is_set():
+                result = NodeResult(uid, "cancelled", "cancelled", node=node)
+            elif uid in failed_ancestor:
+                result = NodeResult(uid, "skipped", f"skipped: {failed_ancestor[uid]} failed",
+                                    node=node)
+            else:
+                self.events.emit(NodeStarted(unique_id=uid, index=index, total=total,
+                                             description=desc))
+                started = time.perf_counter()
+                try:
+                    result = execute(node)
+                except Exception as exc:  # a bug or an unexpected driver error: fail the node
+                    result = NodeResult(uid, "error", str(exc), error=str(exc))
+                result.execution_time = time.perf_counter() - started
+                result.node = node
+            result.thread_id = threading.current_thread().name
+            self.events.emit(NodeFinished(
+                unique_id=uid, index=index, total=total, status=result.status,
+                description=desc, message=result.message,
+                execution_time=result.execution_time, rows_affected=result.rows_affected,
+                failures=result.failures, resource_type=node.resource_type,
+                error=result.error,
+            ))
+            return result
+
+        with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="Thread") as pool:
+            running: dict[Future[NodeResult], str] = {}
+            while ready or running:
+                ready.sort(key=position.__getitem__)
+                while ready and len(running) < self.threads:
+                    uid = ready.pop(0)
+                    running[pool.submit(run_one, uid)] = uid
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    uid = running.pop(fut)
+                    result = fut.result()
+                    results[uid] = result
+                    if result.status in ("error", "fail") and self.fail_fast:
+                        self._cancel.set()
+                    if result.status in FAILED:
+                        reason = failed_ancestor.get(uid, self.manifest.get(uid).name)
+                        for child in children[uid]:
+                            failed_ancestor.setdefault(child, reason)
+                    for child in children[uid]:
+                        remaining[child] -= 1
+                        if remaining[child] == 0:
+                            ready.append(child)
+        return [results[u] for u in order if u in results]

@@ -1,0 +1,88 @@
+"""What every command shares: its result, selection, the 'Found ...' line, artifacts."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from dvt_engine import artifacts
+from dvt_engine.manifest import Manifest
+from dvt_engine.runner import NodeResult
+from dvt_engine.session import Session
+
+EXIT_OK, EXIT_FAILURE, EXIT_ERROR = 0, 1, 2
+
+
+@dataclass
+class CommandResult:
+    command: str
+    success: bool
+    results: list[NodeResult] = field(default_factory=list)
+    data: Any = None  # show: Arrow table; list: names; compile: SQL; ...
+    exit_code: int = EXIT_OK
+    elapsed: float = 0.0
+
+    def __bool__(self) -> bool:
+        return self.success
+
+
+def found_line(manifest: Manifest) -> str:
+    """dbt's 'Found 3 models, 2 seeds, 4 data tests, 1 source, 433 macros'."""
+    counts = Counter(n.resource_type for n in manifest.nodes.values())
+    parts = []
+    for rtype, singular, plural in (
+        ("model", "model", "models"), ("snapshot", "snapshot", "snapshots"),
+        ("analysis", "analysis", "analyses"), ("seed", "seed", "seeds"),
+        ("test", "data test", "data tests"),
+    ):
+        n = counts.get(rtype, 0)
+        if n:
+            parts.append(f"{n} {singular if n == 1 else plural}")
+    if manifest.sources:
+        n = len(manifest.sources)
+        parts.append(f"{n} source{'s' if n != 1 else ''}")
+    parts.append(f"{len(manifest.macros)} macros")
+    return "Found " + ", ".join(parts)
+
+
+def select_ids(session: Session, args: argparse.Namespace, default_types: tuple[str, ...]
+               ) -> list[str]:
+    """Apply -s/--exclude/--selector/--resource-type; warn on criteria that match nothing."""
+    from dvt_engine.selection import select
+
+    manifest = session.manifest
+    chosen = select(
+        manifest,
+        select=getattr(args, "select", None) or None,
+        exclude=getattr(args, "exclude", None) or None,
+        selector=getattr(args, "selector", None),
+        resource_types=getattr(args, "resource_type", None) or None,
+        default_types=default_types,
+        indirect_selection=getattr(args, "indirect_selection", None) or "eager",
+    )
+    for spec in chosen.unmatched:
+        session.events.log(
+            f"The selection criterion '{spec}' does not match any enabled nodes", "warn")
+    return [u for u in manifest.topological_order(chosen.unique_ids)]
+
+
+def args_json(args: argparse.Namespace) -> dict[str, Any]:
+    out = {}
+    for k, v in vars(args).items():
+        if k.startswith("_") or callable(v):
+            continue
+        out[k] = v
+    return out
+
+
+def write_manifest(session: Session, executions: dict[str, dict[str, Any]] | None = None
+                   ) -> None:
+    adapter_type = None
+    try:
+        adapter_type = session.output().type
+    except Exception:  # noqa: BLE001 - no profile is fine for parse-only commands
+        adapter_type = None
+    artifacts.write_json(session.target_dir / "manifest.json",
+                         artifacts.manifest_json(session.manifest, adapter_type, executions))

@@ -1,0 +1,213 @@
+"""What running one node means, per resource type: compile, materialize, test."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from dvt_engine.adapters import Adapter, Relation
+from dvt_engine.errors import DvtError
+from dvt_engine.jinja.context import RenderState
+from dvt_engine.manifest import Node
+from dvt_engine.runner import NodeResult
+from dvt_engine.session import Session
+from dvt_engine.tasks import materialize as mat
+
+_CALL_VALUE = re.compile(r"^\s*(ref|source|get_where_subquery)\s*\(.*\)\s*$", re.S)
+
+
+class NodeExecutor:
+    """Compiles and runs nodes of one command; writes target/compiled and target/run."""
+
+    def __init__(self, session: Session, *, full_refresh: bool = False,
+                 store_failures: bool = False, write_files: bool = True,
+                 show_seeds: bool = False) -> None:
+        self.session = session
+        self.compiler = session.compiler
+        self.full_refresh = full_refresh
+        self.store_failures = store_failures
+        self.write_files = write_files
+        self.show_seeds = show_seeds
+        self.target_dir = session.target_dir
+
+    # -- compile --------------------------------------------------------------------
+    def compile(self, node: Node) -> str:
+        extra = None
+        if node.resource_type == "test" and node.test_metadata is not None:
+            extra = {"_dbt_generic_test_kwargs": self._test_kwargs(node)}
+        sql = self.compiler.compile_node(node, extra)
+        node.compiled_code = sql
+        if self.write_files:
+            self._write("compiled", node, sql)
+        return sql
+
+    def _test_kwargs(self, node: Node) -> dict[str, Any]:
+        kwargs = dict((node.test_metadata or {}).get("kwargs") or {})
+        out = {}
+        for key, value in kwargs.items():
+            if isinstance(value, str) and ("{{" in value or _CALL_VALUE.match(value)):
+                template = value if "{{" in value else "{{ " + value + " }}"
+                state = RenderState(node=node, execute=True)
+                out[key] = self.compiler.render(template, state, node.original_file_path)
+            else:
+                out[key] = value
+        return out
+
+    def _write(self, kind: str, node: Node, sql: str) -> None:
+        path = self.target_dir / kind / node.package_name / node.original_file_path
+        if node.resource_type == "test" and node.test_metadata is not None:
+            path = path.parent / Path(node.original_file_path).name / f"{node.alias}.sql"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(sql, encoding="utf-8")
+
+    def adapter(self, node: Node) -> Adapter:
+        return self.session.adapter(node.target)
+
+    def relation(self, node: Node) -> Relation:
+        return self.compiler.relation_of(node)
+
+    # -- run ----------------------------------------------------------------------
+    def execute(self, node: Node) -> NodeResult:
+        started = time.time()
+        try:
+            if node.resource_type == "test":
+                result = self._run_test(node)
+            elif node.resource_type == "seed":
+                result = self._run_seed(node)
+            elif node.resource_type == "snapshot":
+                from dvt_engine.tasks.snapshot import run_snapshot
+
+                result = run_snapshot(self, node)
+            else:
+                result = self._run_model(node)
+        except DvtError as exc:
+            if not exc.node and not exc.path:
+                exc.node = node.unique_id
+            result = NodeResult(node.unique_id, "error", _short(exc, node), error=str(exc))
+        result.timing = [{"name": "execute", "started_at": _iso(started),
+                          "completed_at": _iso(time.time())}]
+        result.node = node
+        return result
+
+    def _hooks(self, node: Node, key: str, adapter: Adapter) -> None:
+        for hook in node.config.get(key) or []:
+            sql = hook.get("sql") if isinstance(hook, dict) else hook
+            if not sql:
+                continue
+            rendered = self.compiler.render(str(sql), RenderState(node=node, execute=True),
+                                            node.original_file_path)
+            if rendered.strip():
+                adapter.execute(rendered)
+
+    def _run_model(self, node: Node) -> NodeResult:
+        sql = self.compile(node)
+        adapter = self.adapter(node)
+        relation = self.relation(node)
+        adapter.create_schema(relation.database, relation.schema or "")
+        self._hooks(node, "pre-hook", adapter)
+        kind = node.materialized
+        if kind == "view":
+            built = mat.build_view(adapter, relation, sql)
+        elif kind == "table":
+            built = mat.build_table(adapter, relation, sql)
+        elif kind == "incremental":
+            built = mat.build_incremental(adapter, relation, sql, node.config, self._full(node))
+        else:
+            raise DvtError(f"unknown materialization '{node.materialized}'",
+                           node=node.unique_id,
+                           hint="Use view, table, incremental or ephemeral.")
+        self._hooks(node, "post-hook", adapter)
+        if self.write_files:
+            self._write("run", node, sql)
+        return NodeResult(node.unique_id, "success", built.message,
+                          rows_affected=built.response.rows_affected,
+                          adapter_response=asdict(built.response),
+                          compiled_code=sql, relation_name=str(relation))
+
+    def _full(self, node: Node) -> bool:
+        cfg = node.config.get("full_refresh")
+        return bool(cfg) if cfg is not None else self.full_refresh
+
+    def _run_seed(self, node: Node) -> NodeResult:
+        adapter = self.adapter(node)
+        relation = self.relation(node)
+        adapter.create_schema(relation.database, relation.schema or "")
+        self._hooks(node, "pre-hook", adapter)
+        built = mat.build_seed(adapter, relation, Path(node.root_path or ""), node.config)
+        self._hooks(node, "post-hook", adapter)
+        preview = None
+        if self.show_seeds:
+            preview = adapter.read_arrow(adapter.limit_query(f"select * from {relation}", 5))
+        return NodeResult(node.unique_id, "success", built.message,
+                          rows_affected=built.response.rows_affected,
+                          adapter_response={"_message": built.message, "code": "INSERT",
+                                            "rows_affected": built.response.rows_affected},
+                          relation_name=str(relation), data=preview)
+
+    def _run_test(self, node: Node) -> NodeResult:
+        sql = self.compile(node)
+        adapter = self.adapter(node)
+        cfg = node.config
+        main_sql = sql
+        relation_name = None
+        if cfg.get("store_failures") or (cfg.get("store_failures") is None and
+                                         self.store_failures):
+            rel = self.relation(node)
+            adapter.create_schema(rel.database, rel.schema or "")
+            mat.build_table(adapter, rel, sql)
+            main_sql = f"select * from {rel}"
+            relation_name = str(rel)
+        limit = cfg.get("limit")
+        fail_calc = cfg.get("fail_calc") or "count(*)"
+        wrapped = (
+            f"select\n  {fail_calc} as failures,\n"
+            f"  case when {fail_calc} {cfg.get('warn_if') or '!= 0'} then 'true' else 'false' end"
+            " as should_warn,\n"
+            f"  case when {fail_calc} {cfg.get('error_if') or '!= 0'} then 'true' else 'false'"
+            " end as should_error\n"
+            f"from (\n{main_sql}\n{f'limit {int(limit)}' if limit is not None else ''}\n"
+            ") dbt_internal_test"
+        )
+        if self.write_files:
+            self._write("run", node, wrapped)
+        table = adapter.read_arrow(wrapped)
+        row = table.to_pylist()[0] if table.num_rows else {"failures": 0}
+        failures = int(row.get("failures") or 0)
+        should_warn = str(row.get("should_warn")).lower() == "true"
+        should_error = str(row.get("should_error")).lower() == "true"
+        severity = str(cfg.get("severity") or "ERROR").upper()
+        if severity == "ERROR" and should_error:
+            status = "fail"
+        elif should_warn or (severity == "WARN" and should_error):
+            status = "warn"
+        else:
+            status = "pass"
+        message = None if status == "pass" else \
+            f"Got {failures} result{'s' if failures != 1 else ''}, configured to " \
+            f"{'fail' if status == 'fail' else 'warn'} if {cfg.get('error_if' if status == 'fail' else 'warn_if') or '!= 0'}"
+        return NodeResult(node.unique_id, status, message, failures=failures,
+                          compiled_code=sql, relation_name=relation_name,
+                          adapter_response={})
+
+
+def _iso(ts: float) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _short(exc: DvtError, node: Node) -> str:
+    """dbt's one-line reason: 'Database Error in model x (models/x.sql)\n  msg'."""
+    where = f"{node.resource_type} {node.name} ({node.original_file_path})"
+    text = f"{exc.kind} in {where}\n  {exc.message}"
+    if exc.path and exc.line and exc.path != node.original_file_path:
+        text += f"\n  at {exc.path}:{exc.line}"
+    elif exc.line:
+        text += f"\n  at line {exc.line}"
+    if exc.hint:
+        text += f"\n  hint: {exc.hint}"
+    return text

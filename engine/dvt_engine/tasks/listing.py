@@ -1,0 +1,56 @@
+"""list / ls: the selected resources as names, paths, selectors or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from dvt_engine.artifacts import node_json
+from dvt_engine.manifest import Node
+from dvt_engine.session import Session
+from dvt_engine.tasks.base import CommandResult, select_ids
+
+ALL_TYPES = ("model", "seed", "test", "snapshot", "source", "analysis")
+
+
+def run(session: Session, args: argparse.Namespace) -> CommandResult:
+    manifest = session.manifest
+    if args.resource_type and "all" in args.resource_type:
+        args.resource_type = None
+    if args.resource_type and "default" in args.resource_type:
+        args.resource_type = None
+    ids = select_ids(session, args, ALL_TYPES)
+    lines = [_render(manifest.get(u), args) for u in ids]
+    for line in lines:
+        session.events.log(line, "result")
+    names = [manifest.get(u).search_name for u in ids]
+    if not ids:
+        session.events.log("No nodes selected!", "warn")
+    return CommandResult("list", True, data=names if args.output != "json" else
+                         [json.loads(line) for line in lines])
+
+
+def _render(node: Node, args: argparse.Namespace) -> str:
+    if args.output == "name":
+        return node.search_name
+    if args.output == "path":
+        return node.original_file_path
+    if args.output == "json":
+        data = _json(node)
+        if args.output_keys:
+            keys = [k for key in args.output_keys for k in key.split(",")]
+            data = {k: data[k] for k in keys if k in data}
+        return json.dumps(data, default=str)
+    return ".".join(node.fqn) if node.resource_type != "source" else \
+        "source:" + ".".join(node.fqn)
+
+
+def _json(node: Node) -> dict[str, Any]:
+    full = node_json(node)
+    keep = ("name", "resource_type", "package_name", "original_file_path", "unique_id",
+            "alias", "config", "tags", "depends_on", "source_name", "identifier", "database",
+            "schema", "fqn", "description")
+    out = {k: full[k] for k in keep if k in full}
+    out.setdefault("depends_on", {"macros": [], "nodes": []})
+    return out

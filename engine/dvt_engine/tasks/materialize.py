@@ -1,0 +1,177 @@
+"""Materializations over any adapter: view, table, incremental, seed.
+
+Tables are built aside (`<name>__dbt_tmp`) and swapped in inside one transaction, so a
+failed build leaves the old relation as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dvt_engine.adapters import Adapter, AdapterResponse, ColumnInfo, Relation
+from dvt_engine.errors import CompilationError, DvtError
+
+TMP_SUFFIX = "__dbt_tmp"
+
+
+@dataclass
+class Built:
+    response: AdapterResponse
+    relation: Relation
+    message: str
+
+
+def staging_name(relation: Relation) -> Relation:
+    return Relation(relation.database, relation.schema, f"{relation.identifier}{TMP_SUFFIX}",
+                    type="table")
+
+
+def _existing(adapter: Adapter, relation: Relation) -> Relation | None:
+    return adapter.get_relation(relation.database, relation.schema or "",
+                                relation.identifier or "")
+
+
+def swap_in(adapter: Adapter, staging: Relation, target: Relation) -> None:
+    """Replace `target` with `staging` atomically (drop old + rename, one transaction)."""
+    old = _existing(adapter, target)
+    with adapter.transaction():
+        if old is not None:
+            adapter.drop_relation(old)
+        adapter.rename_relation(staging, target.identifier or "")
+
+
+def build_view(adapter: Adapter, relation: Relation, sql: str) -> Built:
+    old = _existing(adapter, relation)
+    if old is not None and old.type != "view":
+        with adapter.transaction():
+            adapter.drop_relation(old)
+            resp = adapter.create_view_as(relation, sql)
+    else:
+        resp = adapter.create_view_as(relation, sql)
+    adapter.cache_added(relation.incorporate(type="view"))
+    return Built(resp, relation, f"{resp.message}")
+
+
+def build_table(adapter: Adapter, relation: Relation, sql: str) -> Built:
+    staging = staging_name(relation)
+    if _existing(adapter, staging) is not None:
+        adapter.drop_relation(staging)
+    resp = adapter.create_table_as(staging, sql)
+    adapter.cache_added(staging)
+    try:
+        swap_in(adapter, staging, relation)
+    except DvtError:
+        adapter.drop_relation(staging)
+        raise
+    adapter.cache_added(relation.incorporate(type="table"))
+    return Built(resp, relation, resp.message)
+
+
+def build_incremental(adapter: Adapter, relation: Relation, sql: str, config: dict[str, Any],
+                      full_refresh: bool) -> Built:
+    existing = _existing(adapter, relation)
+    if existing is None or full_refresh or existing.type != "table":
+        return build_table(adapter, relation, sql)
+    tmp = staging_name(relation)
+    if _existing(adapter, tmp) is not None:
+        adapter.drop_relation(tmp)
+    adapter.create_table_as(tmp, sql)
+    adapter.cache_added(tmp)
+    try:
+        with adapter.transaction():
+            columns = _reconcile_schema(adapter, tmp, relation,
+                                        str(config.get("on_schema_change") or "ignore"))
+            resp = _apply_strategy(adapter, relation, tmp, columns, config)
+    finally:
+        adapter.drop_relation(tmp)
+    return Built(resp, relation, resp.message)
+
+
+def _unique_key(config: dict[str, Any]) -> list[str]:
+    key = config.get("unique_key")
+    if key is None:
+        return []
+    return [str(k) for k in key] if isinstance(key, list) else [str(key)]
+
+
+def _apply_strategy(adapter: Adapter, target: Relation, tmp: Relation, columns: list[str],
+                    config: dict[str, Any]) -> AdapterResponse:
+    keys = _unique_key(config)
+    strategy = config.get("incremental_strategy") or ("delete+insert" if keys else "append")
+    if strategy in ("delete+insert", "merge", "microbatch", "insert_overwrite") and not keys \
+            and strategy != "insert_overwrite":
+        if strategy == "merge":
+            strategy = "append"  # dbt: merge without unique_key inserts everything
+        else:
+            raise CompilationError(f"incremental_strategy '{strategy}' needs a unique_key",
+                                   hint="Set unique_key in the model's config.")
+    if strategy == "append":
+        return adapter.insert_into(target, tmp, columns)
+    if strategy == "delete+insert":
+        adapter.delete_matching(target, tmp, keys)
+        return adapter.insert_into(target, tmp, columns)
+    if strategy == "merge":
+        update = config.get("merge_update_columns")
+        exclude = set(config.get("merge_exclude_columns") or [])
+        cols = [c for c in (update or columns) if c not in exclude]
+        return adapter.merge(target, tmp, keys, columns, cols)
+    raise CompilationError(
+        f"Invalid incremental strategy provided: {strategy}",
+        hint="Use one of: append, delete+insert, merge.",
+    )
+
+
+def _reconcile_schema(adapter: Adapter, source: Relation, target: Relation, mode: str) -> list[str]:
+    """Apply on_schema_change; return the columns to write."""
+    src = adapter.get_columns(source)
+    dst = adapter.get_columns(target)
+    src_by = {c.name.lower(): c for c in src}
+    dst_by = {c.name.lower(): c for c in dst}
+    added = [c for c in src if c.name.lower() not in dst_by]
+    removed = [c for c in dst if c.name.lower() not in src_by]
+    changed = [c for c in src if c.name.lower() in dst_by and
+               c.dtype.lower() != dst_by[c.name.lower()].dtype.lower()]
+    if mode == "fail" and (added or removed or changed):
+        raise CompilationError(
+            "The source and target schemas on this incremental model are out of sync!\n"
+            f"  Source columns not in target: {_names(added)}\n"
+            f"  Target columns not in source: {_names(removed)}\n"
+            f"  New column types: {[f'{c.name} {c.dtype}' for c in changed]}",
+            hint="Run with --full-refresh, or set on_schema_change to append_new_columns "
+                 "or sync_all_columns.",
+        )
+    if mode in ("append_new_columns", "sync_all_columns"):
+        for c in added:
+            adapter.add_column(target, c.name, c.dtype)
+    if mode == "sync_all_columns":
+        for c in removed:
+            adapter.drop_column(target, c.name)
+        for c in changed:
+            adapter.alter_column_type(target, c.name, c.dtype)
+    if mode in ("append_new_columns", "sync_all_columns"):
+        return [c.name for c in src]
+    # ignore: write the target's columns that the new rows have
+    return [c.name for c in dst if c.name.lower() in src_by]
+
+
+def _names(cols: list[ColumnInfo]) -> list[str]:
+    return [c.name for c in cols]
+
+
+def build_seed(adapter: Adapter, relation: Relation, path: Path, config: dict[str, Any]) -> Built:
+    staging = staging_name(relation)
+    if _existing(adapter, staging) is not None:
+        adapter.drop_relation(staging)
+    column_types = {str(k): str(v) for k, v in (config.get("column_types") or {}).items()}
+    rows = adapter.load_seed(staging, path, column_types, str(config.get("delimiter") or ","),
+                             bool(config.get("quote_columns")))
+    try:
+        swap_in(adapter, staging, relation)
+    except DvtError:
+        adapter.drop_relation(staging)
+        raise
+    adapter.cache_added(relation.incorporate(type="table"))
+    resp = AdapterResponse(f"INSERT {rows}", "INSERT", rows)
+    return Built(resp, relation, resp.message)

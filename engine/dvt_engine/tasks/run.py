@@ -1,0 +1,226 @@
+"""run, seed, test, build, snapshot: select nodes, execute them over the DAG, report."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+
+from dvt_engine import artifacts
+from dvt_engine.errors import DvtError
+from dvt_engine.events import RunFinished, RunStarted
+from dvt_engine.jinja.context import RenderState
+from dvt_engine.manifest import Manifest, Node
+from dvt_engine.runner import NodeResult, Runner
+from dvt_engine.session import Session
+from dvt_engine.tasks.base import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    CommandResult,
+    args_json,
+    found_line,
+    select_ids,
+    write_manifest,
+)
+from dvt_engine.tasks.execute import NodeExecutor
+
+DEFAULT_TYPES: dict[str, tuple[str, ...]] = {
+    "run": ("model",),
+    "seed": ("seed",),
+    "test": ("test",),
+    "snapshot": ("snapshot",),
+    "build": ("model", "seed", "snapshot", "test"),
+}
+
+
+def describe(node: Node) -> str:
+    rel = f"{node.schema}.{node.alias or node.name}"
+    if node.resource_type == "model":
+        return f"sql {node.materialized} model {rel}"
+    if node.resource_type == "seed":
+        return f"seed file {rel}"
+    if node.resource_type == "snapshot":
+        return f"snapshot {rel}"
+    if node.resource_type == "test":
+        return f"test {node.name}"
+    return f"{node.resource_type} {rel}"
+
+
+def build_edges(manifest: Manifest, selected: list[str]) -> dict[str, set[str]]:
+    """In build, a model's tests run before its children: children wait for them."""
+    chosen = set(selected)
+    edges: dict[str, set[str]] = {}
+    for uid in selected:
+        node = manifest.nodes.get(uid)
+        if node is None or node.resource_type != "test":
+            continue
+        for parent in node.depends_on_nodes:
+            for child in manifest.child_map.get(parent, ()):
+                if child in chosen and manifest.get(child).resource_type != "test":
+                    edges.setdefault(child, set()).add(uid)
+    return edges
+
+
+def run_task(session: Session, args: argparse.Namespace, command: str,
+             only_ids: list[str] | None = None) -> CommandResult:
+    events = session.events
+    started = time.perf_counter()
+    manifest = session.manifest
+    events.log(found_line(manifest))
+    session.flags.update(full_refresh=bool(getattr(args, "full_refresh", False)),
+                         which=command, store_failures=bool(getattr(args, "store_failures",
+                                                                     False)))
+    if only_ids is None:
+        ids = select_ids(session, args, DEFAULT_TYPES[command])
+    else:
+        ids = [u for u in manifest.topological_order([u for u in only_ids
+                                                       if u in manifest.nodes])]
+    ids = [u for u in ids if not manifest.nodes[u].is_ephemeral
+           and manifest.nodes[u].resource_type in DEFAULT_TYPES[command]]
+    if not ids:
+        events.log("")
+        events.log("Nothing to do. Try checking your model configs and model specification "
+                   "args", "warn")
+        write_manifest(session)
+        return CommandResult(command, True, [], exit_code=EXIT_OK)
+    threads = int(getattr(args, "threads", None) or session.output().threads)
+    events.log("")
+    events.log(f"Concurrency: {threads} threads (target='{session.profile.target_name}')")
+    events.log("")
+    events.emit(RunStarted(command=command, unique_ids=ids,
+                           target_name=session.profile.target_name, threads=threads))
+    executor = NodeExecutor(
+        session, full_refresh=bool(getattr(args, "full_refresh", False)),
+        store_failures=bool(getattr(args, "store_failures", False)),
+        show_seeds=bool(getattr(args, "show", False)),
+    )
+    runner = Runner(manifest, events, threads=threads,
+                    fail_fast=bool(getattr(args, "fail_fast", False)))
+    session.runner = runner  # type: ignore[attr-defined]  # lets a front end cancel
+    results: list[NodeResult] = []
+    hook_error = _project_hooks(session, "on_run_start")
+    if hook_error is None:
+        edges = build_edges(manifest, ids) if command == "build" else None
+        try:
+            results = runner.run(ids, executor.execute, describe, edges)
+        except KeyboardInterrupt:
+            runner.cancel()
+            raise
+        hook_error = _project_hooks(session, "on_run_end")
+    elapsed = time.perf_counter() - started
+    _summary(session, results, elapsed, hook_error)
+    if command == "seed" and getattr(args, "show", False):
+        for r in results:
+            if r.data is not None:
+                events.log(f"Random sample of table: {r.node.schema}.{r.node.alias}"
+                           if r.node else "")
+                events.log("-" * 40)
+                events.log(r.data.to_pandas().to_string(index=False))
+                events.log("")
+    artifacts.write_json(session.target_dir / "run_results.json",
+                         artifacts.run_results_json(results, elapsed,
+                                                    {**args_json(args), "which": command}))
+    write_manifest(session)
+    ok = hook_error is None and all(r.status not in ("error", "fail", "skipped", "cancelled")
+                                    for r in results)
+    events.emit(RunFinished(command=command, elapsed=elapsed, results=results))
+    return CommandResult(command, ok, results, exit_code=EXIT_OK if ok else EXIT_FAILURE,
+                         elapsed=elapsed)
+
+
+def _project_hooks(session: Session, which: str) -> str | None:
+    hooks = getattr(session.project, which)
+    if not hooks:
+        return None
+    compiler = session.compiler
+    for i, hook in enumerate(hooks, start=1):
+        sql = compiler.render(str(hook), RenderState(node=None, execute=True),
+                              "dbt_project.yml")
+        if not sql.strip():
+            continue
+        name = f"{session.project.name}-{which.replace('_', '-')}-{i - 1}"
+        t0 = time.perf_counter()
+        try:
+            session.adapter().execute(sql)
+        except DvtError as exc:
+            session.events.log(f"Error in hook {name}: {exc.message}", "error")
+            return str(exc)
+        session.events.log(f"{i} of {len(hooks)} OK hook: {name} "
+                           f"[OK in {time.perf_counter() - t0:0.2f}s]", "debug")
+    return None
+
+
+def _summary(session: Session, results: list[NodeResult], elapsed: float,
+             hook_error: str | None) -> None:
+    events = session.events
+    counts: Counter[str] = Counter()
+    for r in results:
+        n = r.node
+        if n is None:
+            continue
+        if n.resource_type == "model":
+            counts[f"{n.materialized} model"] += 1
+        elif n.resource_type == "test":
+            counts["data test"] += 1
+        else:
+            counts[n.resource_type] += 1
+    parts = [f"{v} {k}{'s' if v != 1 else ''}" for k, v in counts.items()]
+    hours, rem = divmod(elapsed, 3600)
+    minutes, seconds = divmod(rem, 60)
+    events.log("")
+    events.log(f"Finished running {', '.join(parts)} in {int(hours)} hours {int(minutes)} "
+               f"minutes and {seconds:0.2f} seconds ({elapsed:0.2f}s).")
+    status = Counter(r.status for r in results)
+    errors = [r for r in results if r.status in ("error", "fail")]
+    warns = [r for r in results if r.status == "warn"]
+    events.log("")
+    if not errors and not warns and hook_error is None:
+        events.log("Completed successfully")
+    else:
+        n_err = len(errors) + (1 if hook_error else 0)
+        events.log(f"Completed with {n_err} error{'s' if n_err != 1 else ''}, 0 partial "
+                   f"successes, and {len(warns)} warning{'s' if len(warns) != 1 else ''}:",
+                   "error" if n_err else "warn")
+        if hook_error:
+            events.log("")
+            events.log(hook_error, "error")
+        for r in errors + warns:
+            n = r.node
+            events.log("")
+            label = "Failure" if r.status in ("error", "fail") else "Warning"
+            if n is not None and n.resource_type == "test":
+                events.log(f"{label} in test {n.name} ({n.original_file_path})",
+                           "error" if label == "Failure" else "warn")
+                events.log(f"  {r.message}", "error" if label == "Failure" else "warn")
+                if n.compiled_code is not None:
+                    events.log("")
+                    events.log(f"  compiled code at {session.project.target_path}/compiled/"
+                               f"{n.package_name}/{n.original_file_path}", "info")
+            else:
+                events.log(r.message or "", "error")
+    events.log("")
+    passed = status["success"] + status["pass"]
+    events.log(
+        f"Done. PASS={passed} WARN={status['warn']} ERROR={status['error'] + status['fail']} "
+        f"SKIP={status['skipped'] + status['cancelled']} NO-OP=0 TOTAL={len(results)}"
+    )
+
+
+def run(session: Session, args: argparse.Namespace) -> CommandResult:
+    return run_task(session, args, "run")
+
+
+def seed(session: Session, args: argparse.Namespace) -> CommandResult:
+    return run_task(session, args, "seed")
+
+
+def test(session: Session, args: argparse.Namespace) -> CommandResult:
+    return run_task(session, args, "test")
+
+
+def build(session: Session, args: argparse.Namespace) -> CommandResult:
+    return run_task(session, args, "build")
+
+
+def snapshot(session: Session, args: argparse.Namespace) -> CommandResult:
+    return run_task(session, args, "snapshot")
