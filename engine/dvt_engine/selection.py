@@ -528,9 +528,7 @@ class _FqnIndex:
     """The non-source nodes by leaf name and by first two fqn parts (package, folder)."""
 
     def __init__(self, nodes: Mapping[str, Node]) -> None:
-        self.nodes = nodes
         self.names: dict[str, list[str]] = {}
-        self._flat: dict[str, list[str]] = {}
         names = self.names
         for uid, node in nodes.items():
             fqn = node.fqn
@@ -541,56 +539,56 @@ class _FqnIndex:
                 names.setdefault(fqn[1].split(".", 1)[0], []).append(uid)
             names.setdefault(fqn[0].split(".", 1)[0], []).append(uid)
 
-    def flat(self, uid: str) -> list[str]:
-        """The fqn with dots inside its parts taken as namespace separators."""
-        flat = self._flat.get(uid)
-        if flat is None:
-            flat = self._flat[uid] = ".".join(self.nodes[uid].fqn).split(".")
-        return flat
-
 
 class _FqnPattern:
-    """dbt's fqn matching: the leaf name, or a dotted prefix of the fqn with or
-    without its package; from the first wildcard part on, the rest is fnmatched."""
+    """dbt's fqn matching: the leaf name, or a dotted prefix of the fqn with or without
+    its package (dots inside fqn parts count as separators); from the first part with a
+    wildcard on, the rest of the fqn is fnmatched."""
 
     def __init__(self, value: str) -> None:
         self.value = value
         self.parts = value.split(".")
         self.glob_at = next((i for i, p in enumerate(self.parts) if _has_glob(p)), None)
-        rest = ".".join(self.parts[self.glob_at :]) if self.glob_at is not None else ""
-        self.rest = re.compile(translate(rest)) if self.glob_at is not None else None
+        self.rest: re.Pattern[str] | None = None
+        self.literal = value + "."
+        if self.glob_at is not None:
+            self.rest = re.compile(translate(".".join(self.parts[self.glob_at :])))
+            self.literal = "".join(p + "." for p in self.parts[: self.glob_at])
         # like dbt Fusion, a bare wildcard (`stg_*`) also matches names in subfolders
         bare = len(self.parts) == 1 and self.glob_at is not None
         self.leaf_glob = _matcher(value) if bare else None
 
-    def matches(self, leaf: str, flat: list[str]) -> bool:
+    def matches(self, fqn: list[str]) -> bool:
+        leaf = fqn[-1]
         if leaf == self.value or (self.leaf_glob is not None and self.leaf_glob(leaf)):
             return True
-        return self._prefix(flat) or self._prefix(flat[1:])
+        joined = ".".join(fqn)
+        if self._prefix(joined):
+            return True
+        return len(fqn) > 1 and self._prefix(joined[len(fqn[0]) + 1 :])
 
-    def _prefix(self, flat: list[str]) -> bool:
-        n = len(self.parts)
-        if len(flat) < n:
+    def _prefix(self, joined: str) -> bool:
+        if joined.count(".") + 1 < len(self.parts):
             return False
-        if self.rest is None or self.glob_at is None:
-            return flat[:n] == self.parts
-        i = self.glob_at
-        return flat[:i] == self.parts[:i] and self.rest.match(".".join(flat[i:])) is not None
+        if self.rest is None:
+            return joined == self.value or joined.startswith(self.literal)
+        literal = self.literal
+        return joined.startswith(literal) and self.rest.match(joined[len(literal) :]) is not None
 
 
 def _by_fqn(ctx: _Context, value: Any, args: tuple[str, ...]) -> set[str]:
     value = str(value)
     if value == "*":
         return set(ctx.nodes)
-    index = ctx.fqn_index()
     pattern = _FqnPattern(value)
     candidates: Iterable[str]
     if pattern.glob_at == 0:
-        candidates = [uid for uid, node in ctx.nodes.items() if node.fqn]
+        candidates = ctx.nodes
     else:
-        candidates = {*index.names.get(value, ()), *index.names.get(pattern.parts[0], ())}
+        names = ctx.fqn_index().names
+        candidates = {*names.get(value, ()), *names.get(pattern.parts[0], ())}
     nodes = ctx.nodes
-    return {uid for uid in candidates if pattern.matches(nodes[uid].fqn[-1], index.flat(uid))}
+    return {uid for uid in candidates if nodes[uid].fqn and pattern.matches(nodes[uid].fqn)}
 
 
 def _by_tag(ctx: _Context, value: Any, args: tuple[str, ...]) -> set[str]:
