@@ -132,7 +132,7 @@ class Runner:
                     result = NodeResult(uid, "error", str(exc), error=str(exc))
                 result.execution_time = time.perf_counter() - started
                 result.node = node
-            result.thread_id = threading.current_thread().name
+            result.thread_id = threading.current_thread().name.replace("MainThread", "Thread-1")
             self.events.emit(NodeFinished(
                 unique_id=uid, index=index, total=total, status=result.status,
                 description=desc, message=result.message,
@@ -141,6 +141,27 @@ class Runner:
                 error=result.error,
             ))
             return result
+
+        def finish(uid: str, result: NodeResult) -> None:
+            results[uid] = result
+            if result.status in ("error", "fail") and self.fail_fast:
+                self._cancel.set()
+            if result.status in FAILED:
+                reason = failed_ancestor.get(uid, self.manifest.get(uid).name)
+                for child in children[uid]:
+                    failed_ancestor.setdefault(child, reason)
+            for child in children[uid]:
+                remaining[child] -= 1
+                if remaining[child] == 0:
+                    ready.append(child)
+
+        if self.threads == 1:
+            # in the caller's thread: no hand-offs, and Ctrl-C lands where it is handled
+            while ready:
+                ready.sort(key=position.__getitem__)
+                uid = ready.pop(0)
+                finish(uid, run_one(uid))
+            return [results[u] for u in order if u in results]
 
         with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="Thread") as pool:
             running: dict[Future[NodeResult], str] = {}
@@ -152,16 +173,5 @@ class Runner:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in done:
                     uid = running.pop(fut)
-                    result = fut.result()
-                    results[uid] = result
-                    if result.status in ("error", "fail") and self.fail_fast:
-                        self._cancel.set()
-                    if result.status in FAILED:
-                        reason = failed_ancestor.get(uid, self.manifest.get(uid).name)
-                        for child in children[uid]:
-                            failed_ancestor.setdefault(child, reason)
-                    for child in children[uid]:
-                        remaining[child] -= 1
-                        if remaining[child] == 0:
-                            ready.append(child)
+                    finish(uid, fut.result())
         return [results[u] for u in order if u in results]

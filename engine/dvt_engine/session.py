@@ -10,9 +10,9 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dvt_engine.adapters import Adapter, create_adapter
+from dvt_engine.adapters import create_adapter
 from dvt_engine.errors import ProjectError
 from dvt_engine.events import EventBus
 from dvt_engine.jinja.context import Compiler
@@ -23,6 +23,9 @@ from dvt_engine.project.parser import ParseContext, ProjectParser, iter_files, l
 from dvt_engine.project.profiles import Output, Profile, load_profile
 from dvt_engine.project.project import ProjectConfig, find_project_dir, load_project
 from dvt_engine.project.yaml_io import env_var, load_yaml_file
+
+if TYPE_CHECKING:
+    from dvt_engine.adapters.base import Adapter
 
 
 class Session:
@@ -50,6 +53,7 @@ class Session:
         self._registry: MacroRegistry | None = None
         self._compiler: Compiler | None = None
         self._fingerprint: dict[str, float] | None = None
+        self._databases: dict[str | None, str] = {}
         # nodes defined outside files (notebook cells); re-added after every parse
         self.extra_nodes: dict[str, Node] = {}
 
@@ -158,6 +162,11 @@ class Session:
         return manifest
 
     def _default_database(self, target: str | None) -> str:
+        if target not in self._databases:
+            self._databases[target] = self._database_of(target)
+        return self._databases[target]
+
+    def _database_of(self, target: str | None) -> str:
         output = self.output(target)
         if output.type == "duckdb":
             # the catalog name DuckDB gives the file: known without connecting

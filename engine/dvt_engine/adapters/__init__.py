@@ -5,16 +5,29 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo
+from typing import TYPE_CHECKING, Any
+
 from dvt_engine.adapters.relation import Relation
 from dvt_engine.errors import ProjectError
-from dvt_engine.project.profiles import Output
+
+if TYPE_CHECKING:
+    from dvt_engine.adapters.base import Adapter
+    from dvt_engine.project.profiles import Output
 
 _ADAPTERS = {
     "duckdb": "dvt_engine.adapters.duckdb:DuckDBAdapter",
 }
 
 __all__ = ["Adapter", "AdapterResponse", "ColumnInfo", "Relation", "create_adapter"]
+
+
+def __getattr__(name: str) -> Any:
+    # base pulls in sqlglot (~0.2 s); commands that never connect (parse, ls) skip it
+    if name in ("Adapter", "AdapterResponse", "ColumnInfo"):
+        from dvt_engine.adapters import base
+
+        return getattr(base, name)
+    raise AttributeError(name)
 
 
 def create_adapter(output: Output, project_root: Path) -> Adapter:

@@ -111,7 +111,15 @@ _JINJA_LITERALS = {"true": True, "false": False, "none": None, "True": True, "Fa
                    "None": None}
 
 
+_STRING_ARGS = re.compile(r"""\s*(['"])([^'"\\]*)\1\s*(?:,\s*(['"])([^'"\\]*)\3\s*)?""")
+
+
 def _literal_call(args_src: str) -> tuple[list[Any], dict[str, Any]] | None:
+    simple = _STRING_ARGS.fullmatch(args_src)
+    if simple:  # ref('x') / source('a', 'b'): no need for the Python parser
+        args = [simple.group(2)] if simple.group(3) is None else [simple.group(2),
+                                                                   simple.group(4)]
+        return args, {}
     try:
         call = ast.parse(f"f({args_src})", mode="eval").body
     except SyntaxError:
@@ -226,7 +234,9 @@ class ProjectParser:
         )
 
     def _render_config(self, cfg: dict[str, Any]) -> dict[str, Any]:
-        return render_values(cfg, self.ctx.render_yaml)
+        # hooks stay raw: they render at run time, where {{ this }} exists (as in dbt)
+        return {k: v if normalize_key(str(k)) in ("pre-hook", "post-hook")
+                else render_values(v, self.ctx.render_yaml) for k, v in cfg.items()}
 
     def _parse_sql_nodes(self, proj: ProjectConfig, resource_type: str, dirs: list[str]) -> None:
         for base in dirs:

@@ -35,6 +35,7 @@ def run(session: Session, args: argparse.Namespace) -> CommandResult:
     compiled: dict[str, str] = {}
     for uid in ids:
         compiled[uid] = executor.compile(manifest.nodes[uid])
+    executor.flush()
     write_manifest(session)
     if len(ids) == 1 or (args.select and len(ids) <= 3 and args.output != "json"):
         for uid in ids:

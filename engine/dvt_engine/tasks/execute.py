@@ -10,6 +10,7 @@ from typing import Any
 
 from dvt_engine.adapters import Adapter, Relation
 from dvt_engine.errors import DvtError
+from dvt_engine.filewriter import BackgroundWriter
 from dvt_engine.jinja.context import RenderState
 from dvt_engine.manifest import Node
 from dvt_engine.runner import NodeResult
@@ -32,6 +33,12 @@ class NodeExecutor:
         self.write_files = write_files
         self.show_seeds = show_seeds
         self.target_dir = session.target_dir
+        self.writer = BackgroundWriter()
+
+    def flush(self) -> None:
+        """Wait for compiled/run files to be on disk."""
+        for exc in self.writer.flush():
+            self.session.events.log(f"could not write a file under target/: {exc}", "warn")
 
     # -- compile --------------------------------------------------------------------
     def compile(self, node: Node) -> str:
@@ -60,8 +67,7 @@ class NodeExecutor:
         path = self.target_dir / kind / node.package_name / node.original_file_path
         if node.resource_type == "test" and node.test_metadata is not None:
             path = path.parent / Path(node.original_file_path).name / f"{node.alias}.sql"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(sql, encoding="utf-8")
+        self.writer.write(path, sql)
 
     def adapter(self, node: Node) -> Adapter:
         return self.session.adapter(node.target)

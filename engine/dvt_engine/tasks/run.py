@@ -106,6 +106,8 @@ def run_task(session: Session, args: argparse.Namespace, command: str,
         except KeyboardInterrupt:
             runner.cancel()
             raise
+        finally:
+            executor.flush()
         hook_error = _project_hooks(session, "on_run_end")
     elapsed = time.perf_counter() - started
     _summary(session, results, elapsed, hook_error)
@@ -164,7 +166,9 @@ def _summary(session: Session, results: list[NodeResult], elapsed: float,
             counts["data test"] += 1
         else:
             counts[n.resource_type] += 1
-    parts = [f"{v} {k}{'s' if v != 1 else ''}" for k, v in counts.items()]
+    # dbt orders the kinds by its internal key: incremental, seed, table, test, view
+    ordered = sorted(counts.items(), key=lambda kv: kv[0].replace("data test", "test"))
+    parts = [f"{v} {k}{'s' if v != 1 else ''}" for k, v in ordered]
     hours, rem = divmod(elapsed, 3600)
     minutes, seconds = divmod(rem, 60)
     events.log("")

@@ -34,6 +34,7 @@ def run(session: Session, args: argparse.Namespace) -> CommandResult:
             sql = f"select * from {executor.relation(node)}"
         else:
             sql = executor.compile(node)
+            executor.flush()
         adapter = executor.adapter(node)
         name = node.name
     limit = args.limit
