@@ -235,10 +235,10 @@ def print_table(title: str, rows: list[list[str]], headers: list[str]) -> None:
     print()
     print(title)
     print(line)
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
     print(line)
     for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
     print(line)
 
 
@@ -259,6 +259,10 @@ def tools(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
     dbt = None if args.no_dbt else find_dbt()
     dvt = None if args.no_dvt else find_dvt()
     return dbt, dvt
+
+
+def why_skipped(args: argparse.Namespace, tool: str) -> str:
+    return f"--no-{tool}" if getattr(args, f"no_{tool}") else "executable not found"
 
 
 def cleanup(tmp: Path, keep: bool) -> None:

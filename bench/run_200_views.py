@@ -85,7 +85,7 @@ def main() -> int:
 
     def timed(label: str, exe: Path | None) -> c.Timed:
         if exe is None:
-            return c.skipped(label, "executable not found")
+            return c.skipped(label, c.why_skipped(args, label.split()[0]))
         runs = []
         for _ in range(args.repeat):
             c.clean_state(proj, db)

@@ -161,8 +161,17 @@ class Runner:
                 ready.sort(key=position.__getitem__)
                 uid = ready.pop(0)
                 finish(uid, run_one(uid))
-            return [results[u] for u in order if u in results]
+        else:
+            self._run_pool(ready, position, run_one, finish)
+        missing = [u for u in order if u not in results]
+        if missing:  # a dependency cycle among the selected nodes: never drop them silently
+            raise RuntimeError(f"internal error: {len(missing)} nodes never became ready: "
+                               + ", ".join(missing[:5]))
+        return [results[u] for u in order if u in results]
 
+    def _run_pool(self, ready: list[str], position: dict[str, int],
+                  run_one: Callable[[str], NodeResult],
+                  finish: Callable[[str, NodeResult], None]) -> None:
         with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="Thread") as pool:
             running: dict[Future[NodeResult], str] = {}
             while ready or running:
@@ -174,4 +183,4 @@ class Runner:
                 for fut in done:
                     uid = running.pop(fut)
                     finish(uid, fut.result())
-        return [results[u] for u in order if u in results]
+

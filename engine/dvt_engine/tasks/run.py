@@ -54,9 +54,16 @@ def build_edges(manifest: Manifest, selected: list[str]) -> dict[str, set[str]]:
         node = manifest.nodes.get(uid)
         if node is None or node.resource_type != "test":
             continue
+        upstream: set[str] | None = None
         for parent in node.depends_on_nodes:
             for child in manifest.child_map.get(parent, ()):
-                if child in chosen and manifest.get(child).resource_type != "test":
+                if child not in chosen or manifest.get(child).resource_type == "test":
+                    continue
+                # a test reading two nodes (relationships) must not wait on itself through
+                # a child that is also one of its own ancestors
+                if upstream is None:
+                    upstream = manifest.ancestors(uid)
+                if child not in upstream:
                     edges.setdefault(child, set()).add(uid)
     return edges
 
