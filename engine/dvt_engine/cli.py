@@ -187,7 +187,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     global _PARSER
     if _PARSER is None:
         _PARSER = build_parser()
-    args = _PARSER.parse_args(list(argv))
+    try:
+        args = _PARSER.parse_args(list(argv))
+    except ArgumentError as exc:
+        command = next((a for a in argv if not a.startswith("-")), None)
+        exc.hint = f"`dvt {command} --help` lists its options" if command else \
+            "`dvt --help` lists the commands"
+        raise
     if args.command is None:
         raise ArgumentError("no command given",
                             hint="e.g. `dvt run`, `dvt build`, `dvt --help` for all commands")

@@ -18,7 +18,7 @@ from dvt_engine.events import EventBus
 from dvt_engine.jinja.context import Compiler
 from dvt_engine.jinja.environment import get_native_environment
 from dvt_engine.jinja.macros import MacroRegistry
-from dvt_engine.manifest import Manifest, Node
+from dvt_engine.manifest import Manifest
 from dvt_engine.project.parser import ParseContext, ProjectParser, iter_files, load_macros
 from dvt_engine.project.profiles import Output, Profile, load_profile
 from dvt_engine.project.project import ProjectConfig, find_project_dir, load_project
@@ -54,8 +54,9 @@ class Session:
         self._compiler: Compiler | None = None
         self._fingerprint: dict[str, float] | None = None
         self._databases: dict[str | None, str] = {}
-        # nodes defined outside files (notebook cells); re-added after every parse
-        self.extra_nodes: dict[str, Node] = {}
+        # files defined in memory (notebook cells): relative path -> text
+        self.overlays: dict[str, str] = {}
+        self._parsed_overlays: dict[str, str] = {}
 
     # -- YAML rendering ---------------------------------------------------------------
     def _render_yaml(self, text: str) -> Any:
@@ -135,7 +136,8 @@ class Session:
     def parse(self, force: bool = False) -> Manifest:
         """Parse the project; reuse the last result when no file changed."""
         fingerprint = self._files_fingerprint() if self._manifest is not None else None
-        if not force and self._manifest is not None and fingerprint == self._fingerprint:
+        if not force and self._manifest is not None and fingerprint == self._fingerprint \
+                and self.overlays == self._parsed_overlays:
             return self._manifest
         self.project = load_project(self.project_dir, self._render_yaml)
         manifest = Manifest(project_name=self.project.name)
@@ -148,9 +150,8 @@ class Session:
             render_yaml=self._render_yaml,
             default_schema=lambda t: self.output(t).schema,
             default_database=self._default_database,
+            overlays=dict(self.overlays),
         )
-        for node in self.extra_nodes.values():
-            manifest.add(node)
         ProjectParser(ctx).parse(packages)
         selectors = self.project_dir / "selectors.yml"
         if selectors.is_file():
@@ -158,6 +159,7 @@ class Session:
             manifest.selectors = {s["name"]: s for s in data.get("selectors") or []
                                   if isinstance(s, dict) and "name" in s}
         self._manifest, self._registry, self._compiler = manifest, registry, compiler
+        self._parsed_overlays = dict(self.overlays)
         self._fingerprint = fingerprint if fingerprint is not None else self._files_fingerprint()
         return manifest
 

@@ -7,11 +7,12 @@ static extractor (as dbt's static parser does) and Jinja runs only for the other
 from __future__ import annotations
 
 import ast
+import copy
 import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from dvt_engine.project.configs import (
     defaults_for,
     folder_configs,
     merge_config,
+    normalize_key,
 )
 from dvt_engine.project.project import ProjectConfig
 from dvt_engine.project.yaml_io import load_yaml_file, render_values
@@ -46,6 +48,9 @@ class ParseContext:
     render_yaml: Callable[[str], Any]
     default_schema: Callable[[str | None], str]
     default_database: Callable[[str | None], str]
+    # root-project files defined in memory (notebook cells): relative path -> text; they
+    # replace a file at that path or add one
+    overlays: dict[str, str] = field(default_factory=dict)
 
 
 # -- files --------------------------------------------------------------------------
@@ -179,6 +184,10 @@ class ProjectParser:
         self.ctx = ctx
         self.project = ctx.project
         self.manifest = ctx.manifest
+        # per node: config from dbt_project.yml, and from config() in the file; YAML
+        # `config:` is merged between the two (dbt's precedence)
+        self._project_configs: dict[str, dict[str, Any]] = {}
+        self._file_configs: dict[str, dict[str, Any]] = {}
 
     # entry point
     def parse(self, packages: list[ProjectConfig]) -> Manifest:
@@ -226,6 +235,7 @@ class ProjectParser:
         config = defaults_for(resource_type)
         for level in folder_configs(proj.trees.get(PROJECT_KEYS[resource_type]), fqn):
             config = merge_config(config, self._render_config(level))
+        self._project_configs[f"{resource_type}.{proj.name}.{name}"] = copy.deepcopy(config)
         return Node(
             unique_id=f"{resource_type}.{proj.name}.{name}",
             resource_type=resource_type, name=name, package_name=proj.name,
@@ -239,9 +249,16 @@ class ProjectParser:
                 else render_values(v, self.ctx.render_yaml) for k, v in cfg.items()}
 
     def _parse_sql_nodes(self, proj: ProjectConfig, resource_type: str, dirs: list[str]) -> None:
+        overlays = self.ctx.overlays if proj is self.project else {}
         for base in dirs:
-            for path in iter_files(proj.root, [base], (".sql",)):
-                raw = path.read_text(encoding="utf-8")
+            paths = list(iter_files(proj.root, [base], (".sql",)))
+            on_disk = {_rel(p, proj.root) for p in paths}
+            paths += [proj.root / rel for rel in sorted(overlays)
+                      if rel not in on_disk and rel.endswith(".sql") and
+                      rel.startswith(base.rstrip("/") + "/")]
+            for path in paths:
+                rel = _rel(path, proj.root)
+                raw = overlays[rel] if rel in overlays else path.read_text(encoding="utf-8")
                 node = self._base_node(proj, resource_type, path, base, path.stem, raw)
                 self._extract_calls(node)
                 self._add(node)
@@ -254,6 +271,7 @@ class ProjectParser:
             node.sources.extend(sources)
             if config:
                 node.config = merge_config(node.config, config)
+                self._file_configs[node.unique_id] = config
             return
         state = RenderState(node=node, execute=False)
         try:
@@ -261,6 +279,11 @@ class ProjectParser:
         except DvtError as exc:
             exc.path = exc.path or node.original_file_path
             raise
+        file_cfg: dict[str, Any] = {}
+        for cfg in state.configs:
+            file_cfg = merge_config(file_cfg, cfg)
+        if file_cfg:
+            self._file_configs[node.unique_id] = file_cfg
 
     def _add(self, node: Node) -> None:
         try:
@@ -308,7 +331,7 @@ class ProjectParser:
         for entry in entries:
             if not isinstance(entry, dict) or "name" not in entry:
                 raise ParsingError("each source needs a `name`", path=rel)
-            entry = render_values(entry, self.ctx.render_yaml)
+            entry = _render_entry(entry, self.ctx.render_yaml)
             sname = str(entry["name"])
             src_cfg = dict(entry.get("config") or {})
             src_meta = {**(entry.get("meta") or {}), **(src_cfg.get("meta") or {})}
@@ -379,17 +402,19 @@ class ProjectParser:
                     f"{node.patch_path} and {rel}", path=rel,
                     hint="Keep one YAML entry per node.")
             node.patch_path = rel
+            entry = _render_entry(entry, self.ctx.render_yaml)
             node.description = str(entry.get("description") or "")
             node.columns = _columns(entry.get("columns"))
             cfg = render_values(dict(entry.get("config") or {}), self.ctx.render_yaml)
             for extra in ("tags", "meta", "docs"):
                 if extra in entry:
                     cfg = merge_config(cfg, {extra: entry[extra]})
-            # YAML config sits between dbt_project.yml and config() in the file: re-apply
-            # the file's own config() on top
-            found = static_extract(node.raw_code) if node.raw_code else None
-            file_cfg = found[2] if found else {}
-            node.config = merge_config(merge_config(node.config, cfg), file_cfg)
+            # YAML config sits between dbt_project.yml and config() in the file
+            base = self._project_configs.get(uid)
+            file_cfg = self._file_configs.get(uid, {})
+            if base is None:  # a node added outside the files (notebook cell)
+                base, file_cfg = node.config, {}
+            node.config = merge_config(merge_config(base, cfg), file_cfg)
             node.meta = {**node.config.get("meta", {}), **(entry.get("meta") or {})}
             if rtype in ("model", "seed", "snapshot"):
                 self._add_tests(proj, rel, node, f"ref('{name}')", entry)
@@ -406,7 +431,7 @@ class ProjectParser:
     def _add_tests(self, proj: ProjectConfig, rel: str, parent: Node, target_ref: str,
                    entry: dict[str, Any]) -> None:
         model_name = parent.name if parent.resource_type != "source" else \
-            f"source_{parent.source_name}_{parent.name}"
+            f"{parent.source_name}_{parent.name}"
         for test in _as_list(entry.get("data_tests")) + _as_list(entry.get("tests")):
             self._add_test(proj, rel, parent, target_ref, model_name, test, None)
         for col in entry.get("columns") or []:
@@ -430,16 +455,24 @@ class ProjectParser:
                 list(val) if isinstance(val, list | tuple) else [val]
             flat.extend(str(p) for p in parts)
         unique = "__".join(re.sub(r"[^0-9a-zA-Z_]+", "_", a) for a in flat)
-        prefix = f"{namespace}_" if namespace else ""
-        full_name = f"{prefix}{name}_{model_name}_{unique}" if unique else \
-            f"{prefix}{name}_{model_name}"
+        # dbt's synthesize_generic_test_names: [namespace_][source_]test_target_args
+        test_type = f"source_{name}" if parent.resource_type == "source" else name
+        if namespace:
+            test_type = f"{namespace}_{test_type}"
+        identifier = f"{test_type}_{model_name}"
+        full_name = f"{identifier}_{unique}"
         alias = full_name
         if len(full_name) >= 64:
-            alias = f"{prefix}{name}_{model_name}"[:30] + "_" + \
-                hashlib.md5(full_name.encode()).hexdigest()
+            alias = identifier[:30] + "_" + hashlib.md5(full_name.encode()).hexdigest()
         file_hash = hashlib.md5(f"{full_name}{rel}".encode()).hexdigest()[:10]
         config = defaults_for("test")
-        fqn = [proj.name, *Path(parent.path).parent.parts, full_name]
+        # dbt: the YAML file's folders under its resource path (models/, seeds/, ...)
+        yaml_path = self.project.root / rel
+        try:
+            yaml_rel = yaml_path.relative_to(proj.root)
+        except ValueError:
+            yaml_rel = Path(rel)
+        fqn = [proj.name, *yaml_rel.parent.parts[1:], full_name]
         for level in folder_configs(proj.trees.get("data_tests"), fqn):
             config = merge_config(config, self._render_config(level))
         config = merge_config(config, cfg)
@@ -478,6 +511,7 @@ class ProjectParser:
     # -- resolution ---------------------------------------------------------------------
     def _finalize(self) -> None:
         manifest = self.manifest
+        self._resolve_descriptions()
         for uid, node in list(manifest.nodes.items()):
             if not node.enabled:
                 manifest.disabled[uid] = manifest.nodes.pop(uid)
@@ -542,6 +576,71 @@ class ProjectParser:
             raise CompilationError(f"{macro} failed for {node.unique_id}: {exc.message}",
                                    path=node.original_file_path) from None
         return str(out).strip()
+
+
+    # -- descriptions -------------------------------------------------------------------
+    def _resolve_descriptions(self) -> None:
+        """Render doc(), env_var() and var() in descriptions, as dbt's process_docs does."""
+        nodes = [*self.manifest.nodes.values(), *self.manifest.sources.values(),
+                 *self.manifest.disabled.values()]
+        for node in nodes:
+            where = node.patch_path or node.original_file_path
+            node.description = self._render_description(node.description, node, where)
+            node.source_description = self._render_description(node.source_description, node,
+                                                               where)
+            for col in node.columns.values():
+                col.description = self._render_description(col.description, node, where)
+
+    def _render_description(self, text: str, node: Node, where: str) -> str:
+        if not text or not _ANY_JINJA.search(text):
+            return text
+        from dvt_engine.jinja.environment import get_environment
+        from dvt_engine.project.yaml_io import env_var
+
+        docs = self.manifest.docs
+
+        def doc(*args: str) -> str:
+            if len(args) not in (1, 2):
+                raise ParsingError("doc() takes a name, or a package and a name", path=where)
+            name, package = args[-1], args[0] if len(args) == 2 else None
+            found = docs.get(f"doc.{package or node.package_name}.{name}") or next(
+                (d for d in docs.values() if d.name == name and package in (None, d.package_name)),
+                None)
+            if found is None:
+                raise ParsingError(
+                    f"Documentation for '{node.unique_id}' depends on doc '{name}' which was "
+                    "not found", path=where,
+                    hint="Define it in a .md file: {% docs " + name + " %}...{% enddocs %}")
+            return found.block_contents
+
+        scope = self.ctx.compiler.project_vars(node.package_name)
+
+        def var(name: str, default: Any = None) -> Any:
+            return scope.get(name, default)
+
+        try:
+            return get_environment().from_string(text).render(doc=doc, env_var=env_var, var=var)
+        except DvtError as exc:
+            exc.path = exc.path or where
+            raise
+        except Exception as exc:  # a Jinja error inside a description
+            raise ParsingError(f"could not render description {text!r}: {exc}",
+                               path=where) from None
+
+
+# dbt renders these later (tests at compile, descriptions in process_docs, hooks at run)
+_NORENDER_KEYS = ("description", "tests", "data_tests", "loaded_at_query", "pre_hook",
+                  "post_hook", "pre-hook", "post-hook")
+
+
+def _render_entry(value: Any, render: Callable[[str], Any]) -> Any:
+    """Render a YAML properties entry except descriptions and tests (dbt renders those later)."""
+    if isinstance(value, dict):
+        return {k: v if k in _NORENDER_KEYS else _render_entry(v, render)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render_entry(v, render) for v in value]
+    return render_values(value, render)
 
 
 _CALL_IN_KWARG = re.compile(r"\b(ref|source)\s*\(([^()]*)\)")
