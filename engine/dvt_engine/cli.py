@@ -221,6 +221,7 @@ def run_command(argv: Sequence[str], session: Any = None,
                           vars=args.vars)
     else:
         _apply_overrides(session, args)
+        session.parse()  # a long-lived session picks up edited files (no-op if none)
     if subscriber is not None:
         session.events.subscribe(subscriber)
     try:

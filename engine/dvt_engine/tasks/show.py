@@ -16,6 +16,8 @@ def run(session: Session, args: argparse.Namespace) -> CommandResult:
     manifest = session.manifest
     events.log(found_line(manifest))
     session.flags.update(which="show")
+    # a preview is of the node itself: its tests are not pulled in
+    args.indirect_selection = getattr(args, "indirect_selection", None) or "empty"
     if args.inline:
         sql = compile_inline(session, args.inline)
         adapter = session.adapter()
