@@ -4,4 +4,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/bootstrap.sh
 .venv/bin/ruff check engine dvt_jupyter tests bench
-.venv/bin/python -m pytest -q -n 2 "$@"
+# unit + integration tests, two workers
+.venv/bin/python -m pytest -q -n 2 tests "$@"
+# the example notebooks, cell by cell, against their committed outputs
+.venv/bin/python -m pytest -q -p no:xdist --nbval examples/notebooks \
+    --nbval-sanitize-with tests/notebooks/sanitize.cfg

@@ -28,21 +28,22 @@ class CommandResult:
         return self.success
 
 
-def found_line(manifest: Manifest) -> str:
-    """dbt's 'Found 3 models, 2 seeds, 4 data tests, 1 source, 433 macros'."""
+def found_line(manifest: Manifest, operations: int = 0) -> str:
+    """dbt's 'Found 8 models, 1 analysis, 27 data tests, 3 seeds, 1 operation, 1 source,
+    490 macros' (operations are the project's on-run-start/end hooks)."""
     counts = Counter(n.resource_type for n in manifest.nodes.values())
+    counts["operation"] = operations
+    counts["source"] = len(manifest.sources)
     parts = []
     for rtype, singular, plural in (
         ("model", "model", "models"), ("snapshot", "snapshot", "snapshots"),
-        ("analysis", "analysis", "analyses"), ("seed", "seed", "seeds"),
-        ("test", "data test", "data tests"),
+        ("analysis", "analysis", "analyses"), ("test", "data test", "data tests"),
+        ("seed", "seed", "seeds"), ("operation", "operation", "operations"),
+        ("source", "source", "sources"),
     ):
         n = counts.get(rtype, 0)
         if n:
             parts.append(f"{n} {singular if n == 1 else plural}")
-    if manifest.sources:
-        n = len(manifest.sources)
-        parts.append(f"{n} source{'s' if n != 1 else ''}")
     parts.append(f"{len(manifest.macros)} macros")
     return "Found " + ", ".join(parts)
 

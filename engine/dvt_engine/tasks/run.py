@@ -73,7 +73,8 @@ def run_task(session: Session, args: argparse.Namespace, command: str,
     events = session.events
     started = time.perf_counter()
     manifest = session.manifest
-    events.log(found_line(manifest))
+    events.log(found_line(manifest, len(session.project.on_run_start) +
+                          len(session.project.on_run_end)))
     session.flags.update(full_refresh=bool(getattr(args, "full_refresh", False)),
                          which=command, store_failures=bool(getattr(args, "store_failures",
                                                                      False)))
@@ -105,7 +106,8 @@ def run_task(session: Session, args: argparse.Namespace, command: str,
                     fail_fast=bool(getattr(args, "fail_fast", False)))
     session.runner = runner  # type: ignore[attr-defined]  # lets a front end cancel
     results: list[NodeResult] = []
-    hook_error = _project_hooks(session, "on_run_start")
+    start_hooks, hook_error = _project_hooks(session, "on_run_start")
+    end_hooks: list[NodeResult] = []
     if hook_error is None:
         edges = build_edges(manifest, ids) if command == "build" else None
         try:
@@ -115,9 +117,10 @@ def run_task(session: Session, args: argparse.Namespace, command: str,
             raise
         finally:
             executor.flush()
-        hook_error = _project_hooks(session, "on_run_end")
+        end_hooks, hook_error = _project_hooks(session, "on_run_end")
     elapsed = time.perf_counter() - started
-    _summary(session, results, elapsed, hook_error)
+    hook_results = start_hooks + end_hooks
+    _summary(session, results, hook_results, elapsed)
     if command == "seed" and getattr(args, "show", False):
         for r in results:
             if r.data is not None:
@@ -127,7 +130,7 @@ def run_task(session: Session, args: argparse.Namespace, command: str,
                 events.log(r.data.to_pandas().to_string(index=False))
                 events.log("")
     artifacts.write_json(session.target_dir / "run_results.json",
-                         artifacts.run_results_json(results, elapsed,
+                         artifacts.run_results_json(start_hooks + results + end_hooks, elapsed,
                                                     {**args_json(args), "which": command}))
     write_manifest(session)
     ok = hook_error is None and all(r.status not in ("error", "fail", "skipped", "cancelled")
@@ -137,30 +140,44 @@ def run_task(session: Session, args: argparse.Namespace, command: str,
                          elapsed=elapsed)
 
 
-def _project_hooks(session: Session, which: str) -> str | None:
-    hooks = getattr(session.project, which)
+def _project_hooks(session: Session, which: str) -> tuple[list[NodeResult], str | None]:
+    """Run on-run-start / on-run-end; dbt prints and counts them like nodes."""
+    hooks = [h for h in getattr(session.project, which) if str(h).strip()]
     if not hooks:
-        return None
+        return [], None
+    from dvt_engine.console import fancy_line
+
     compiler = session.compiler
-    for i, hook in enumerate(hooks, start=1):
-        sql = compiler.render(str(hook), RenderState(node=None, execute=True),
-                              "dbt_project.yml")
-        if not sql.strip():
-            continue
-        name = f"{session.project.name}-{which.replace('_', '-')}-{i - 1}"
+    events = session.events
+    results: list[NodeResult] = []
+    label = which.replace("_", "-")
+    for i, hook in enumerate(hooks):
+        name = f"{session.project.name}.{label}.{i}"
+        uid = f"operation.{session.project.name}.{session.project.name}-{label}-{i}"
+        events.log(fancy_line(f"START hook: {name}", "RUN", i + 1, len(hooks)))
         t0 = time.perf_counter()
         try:
-            session.adapter().execute(sql)
+            sql = compiler.render(str(hook), RenderState(node=None, execute=True),
+                                  "dbt_project.yml")
+            if sql.strip():
+                session.adapter().execute(sql)
         except DvtError as exc:
-            session.events.log(f"Error in hook {name}: {exc.message}", "error")
-            return str(exc)
-        session.events.log(f"{i} of {len(hooks)} OK hook: {name} "
-                           f"[OK in {time.perf_counter() - t0:0.2f}s]", "debug")
-    return None
+            elapsed = time.perf_counter() - t0
+            events.log(fancy_line(f"ERROR hook: {name}", "ERROR", i + 1, len(hooks), elapsed),
+                       "error")
+            results.append(NodeResult(uid, "error", str(exc), execution_time=elapsed,
+                                      error=str(exc)))
+            events.log("")
+            return results, f"on-run hook {name} failed: {exc.message}"
+        elapsed = time.perf_counter() - t0
+        events.log(fancy_line(f"OK hook: {name}", "OK", i + 1, len(hooks), elapsed))
+        results.append(NodeResult(uid, "success", "OK", execution_time=elapsed))
+    events.log("")
+    return results, None
 
 
-def _summary(session: Session, results: list[NodeResult], elapsed: float,
-             hook_error: str | None) -> None:
+def _summary(session: Session, results: list[NodeResult], hooks: list[NodeResult],
+             elapsed: float) -> None:
     events = session.events
     counts: Counter[str] = Counter()
     for r in results:
@@ -168,53 +185,70 @@ def _summary(session: Session, results: list[NodeResult], elapsed: float,
         if n is None:
             continue
         if n.resource_type == "model":
-            counts[f"{n.materialized} model"] += 1
+            counts[(n.materialized, f"{n.materialized} model")] += 1
         elif n.resource_type == "test":
-            counts["data test"] += 1
+            counts[("test", "data test")] += 1
         else:
-            counts[n.resource_type] += 1
-    # dbt orders the kinds by its internal key: incremental, seed, table, test, view
-    ordered = sorted(counts.items(), key=lambda kv: kv[0].replace("data test", "test"))
-    parts = [f"{v} {k}{'s' if v != 1 else ''}" for k, v in ordered]
+            counts[(n.resource_type, n.resource_type)] += 1
+    if hooks:
+        counts[("project hook", "project hook")] += len(hooks)
+    # dbt orders the kinds by their internal key: incremental, project hook, seed, table, ...
+    parts = [f"{v} {label}{'s' if v != 1 else ''}" for (_, label), v in sorted(counts.items())]
     hours, rem = divmod(elapsed, 3600)
     minutes, seconds = divmod(rem, 60)
     events.log("")
     events.log(f"Finished running {', '.join(parts)} in {int(hours)} hours {int(minutes)} "
                f"minutes and {seconds:0.2f} seconds ({elapsed:0.2f}s).")
-    status = Counter(r.status for r in results)
-    errors = [r for r in results if r.status in ("error", "fail")]
-    warns = [r for r in results if r.status == "warn"]
+    everything = hooks + results
+    status = Counter(r.status for r in everything)
+    errors = [r for r in everything if r.status in ("error", "fail")]
+    warns = [r for r in everything if r.status == "warn"]
     events.log("")
-    if not errors and not warns and hook_error is None:
+    if not errors and not warns:
         events.log("Completed successfully")
+    elif not errors:
+        events.log(f"Completed with {len(warns)} warning{'s' if len(warns) != 1 else ''}:",
+                   "warn")
     else:
-        n_err = len(errors) + (1 if hook_error else 0)
-        events.log(f"Completed with {n_err} error{'s' if n_err != 1 else ''}, 0 partial "
-                   f"successes, and {len(warns)} warning{'s' if len(warns) != 1 else ''}:",
-                   "error" if n_err else "warn")
-        if hook_error:
-            events.log("")
-            events.log(hook_error, "error")
-        for r in errors + warns:
-            n = r.node
-            events.log("")
-            label = "Failure" if r.status in ("error", "fail") else "Warning"
-            if n is not None and n.resource_type == "test":
-                events.log(f"{label} in test {n.name} ({n.original_file_path})",
-                           "error" if label == "Failure" else "warn")
-                events.log(f"  {r.message}", "error" if label == "Failure" else "warn")
-                if n.compiled_code is not None:
-                    events.log("")
-                    events.log(f"  compiled code at {session.project.target_path}/compiled/"
-                               f"{n.package_name}/{n.original_file_path}", "info")
-            else:
-                events.log(r.message or "", "error")
+        events.log(f"Completed with {len(errors)} error{'s' if len(errors) != 1 else ''}, 0 "
+                   f"partial successes, and {len(warns)} warning"
+                   f"{'s' if len(warns) != 1 else ''}:", "error")
+    for r in errors + warns:
+        _explain(session, r)
     events.log("")
     passed = status["success"] + status["pass"]
     events.log(
         f"Done. PASS={passed} WARN={status['warn']} ERROR={status['error'] + status['fail']} "
-        f"SKIP={status['skipped'] + status['cancelled']} NO-OP=0 TOTAL={len(results)}"
+        f"SKIP={status['skipped'] + status['cancelled']} NO-OP=0 TOTAL={len(everything)}"
     )
+
+
+def _explain(session: Session, r: NodeResult) -> None:
+    """The 'Failure in ...' / 'Warning in ...' block for one node."""
+    events = session.events
+    n = r.node
+    level = "error" if r.status in ("error", "fail") else "warn"
+    events.log("")
+    if n is None:  # a project hook
+        events.log(r.message or "", level)
+        return
+    if n.resource_type == "test" and r.status in ("fail", "warn"):
+        label = "Failure" if r.status == "fail" else "Warning"
+        events.log(f"{label} in test {n.name} ({n.original_file_path})", level)
+        events.log(f"  {r.message}" if label == "Failure" else str(r.message), level)
+    else:
+        events.log(f"Failure in {n.resource_type} {n.name} ({n.original_file_path})", level)
+        events.log(_indent(r.message or ""), level)
+    if n.compiled_code is not None and n.resource_type in ("test", "model", "snapshot"):
+        path = f"{session.project.target_path}/compiled/{n.package_name}/{n.original_file_path}"
+        if n.resource_type == "test" and n.test_metadata is not None:
+            path += f"/{n.alias}.sql"
+        events.log("")
+        events.log(f"  compiled code at {path}", level)
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"  {line}" if line else line for line in text.split("\n"))
 
 
 def run(session: Session, args: argparse.Namespace) -> CommandResult:
