@@ -1,0 +1,90 @@
+"""run-operation MACRO --args YAML: call one macro with the database connected.
+
+Like dbt: nothing is printed on success but what the macro logs with
+`log(..., info=True)`; a missing macro or an error inside it is one error line and
+exit 1. run_results.json records the call (a `macro.<package>.<name>` result), so
+`retry` can re-run a failed operation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from dvt_engine import artifacts
+from dvt_engine.errors import CompilationError, DvtError
+from dvt_engine.jinja.context import RenderState
+from dvt_engine.manifest import Manifest
+from dvt_engine.runner import NodeResult
+from dvt_engine.session import Session
+from dvt_engine.tasks.base import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    CommandResult,
+    args_json,
+    write_manifest,
+)
+
+
+def run(session: Session, args: argparse.Namespace) -> CommandResult:
+    manifest = session.manifest  # parse errors propagate: run_command makes them exit 2
+    session.flags.update(which="run-operation")
+    name = str(args.macro)
+    macro_args = dict(args.args or {})
+    started = time.perf_counter()
+    try:
+        unique_id = find_macro(manifest, name)
+        value = _call(session, name, macro_args)
+        result = NodeResult(unique_id, "success", message="OK")
+    except Exception as exc:  # noqa: BLE001 - any failure of the macro is reported, exit 1
+        text = _error_text(exc)
+        session.events.log(f"Encountered an error while running operation: {text}", "error")
+        result = NodeResult(f"macro.{session.project.name}.{name}", "error", message=text,
+                            error=text)
+        value = exc
+    result.execution_time = time.perf_counter() - started
+    _record(session, args, result)
+    ok = result.status == "success"
+    return CommandResult("run-operation", ok, [result], data=value,
+                         exit_code=EXIT_OK if ok else EXIT_FAILURE,
+                         elapsed=result.execution_time)
+
+
+def find_macro(manifest: Manifest, name: str) -> str:
+    """unique_id of the macro `name` or `package.name`; the root project's wins."""
+    package, _, short = name.rpartition(".")
+    package = "dvt" if package == "dbt" else package  # dbt's builtins are DVT's here
+    matches = [m for m in manifest.macros.values()
+               if m.name == short and (not package or m.package_name == package)]
+    if not matches:
+        raise CompilationError(
+            f"No macro named '{name}' found",
+            hint="Macros live in your macro-paths (macros/ by default) or in installed "
+                 "packages (`dvt deps`); `package.macro` calls one of a package.",
+        )
+    root = [m for m in matches if m.package_name == manifest.project_name]
+    return (root or matches)[0].unique_id
+
+
+def _call(session: Session, name: str, macro_args: dict[str, Any]) -> Any:
+    compiler = session.compiler
+    package, _, short = name.rpartition(".")
+    if not package:
+        return compiler.call_macro(name, macro_args, execute=True)
+    ctx = compiler.context(RenderState(node=None, execute=True))
+    return ctx[package][short](**macro_args)
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, DvtError):
+        return str(exc)
+    # a Python error raised inside the macro (bad argument, ...): name its type
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _record(session: Session, args: argparse.Namespace, result: NodeResult) -> None:
+    run_args = {**args_json(args), "which": "run-operation"}
+    artifacts.write_json(session.target_dir / "run_results.json",
+                         artifacts.run_results_json([result], result.execution_time, run_args))
+    write_manifest(session)
