@@ -107,13 +107,13 @@ class Session:
     # -- parsing ----------------------------------------------------------------------
     def packages(self) -> list[ProjectConfig]:
         base = self.project_dir / self.project.packages_install_path
+        if not base.is_dir() and "packages-install-path" not in self.project.raw:
+            # packages a user installed with `dbt deps` are in dbt's default folder
+            base = self.project_dir / "dbt_packages"
         if not base.is_dir():
             return []
-        out = []
-        for d in sorted(base.iterdir()):
-            if (d / "dbt_project.yml").is_file():
-                out.append(load_project(d, self._render_yaml))
-        return out
+        return [load_project(d, self._render_yaml) for d in sorted(base.iterdir())
+                if (d / "dbt_project.yml").is_file()]
 
     def _files_fingerprint(self) -> dict[str, float]:
         p = self.project

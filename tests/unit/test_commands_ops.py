@@ -332,7 +332,7 @@ def test_run_operation_builtin_generate_schema_name_is_silent(project):
 
 def test_run_operation_missing_macro(project):
     run = project.dvt("run-operation", "no_such_macro")
-    assert run.exit_code == 1
+    assert run.exit_code == 2
     assert "No macro named 'no_such_macro' found" in run.output
 
 

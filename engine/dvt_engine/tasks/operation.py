@@ -33,8 +33,8 @@ def run(session: Session, args: argparse.Namespace) -> CommandResult:
     name = str(args.macro)
     macro_args = dict(args.args or {})
     started = time.perf_counter()
+    unique_id = find_macro(manifest, name)  # unknown macro: an error, exit 2 (as dbt)
     try:
-        unique_id = find_macro(manifest, name)
         value = _call(session, name, macro_args)
         result = NodeResult(unique_id, "success", message="OK")
     except Exception as exc:  # noqa: BLE001 - any failure of the macro is reported, exit 1

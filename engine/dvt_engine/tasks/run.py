@@ -77,7 +77,8 @@ def run_task(session: Session, args: argparse.Namespace, command: str,
                           len(session.project.on_run_end)))
     session.flags.update(full_refresh=bool(getattr(args, "full_refresh", False)),
                          which=command, store_failures=bool(getattr(args, "store_failures",
-                                                                     False)))
+                                                                     False)),
+                         warn_error=bool(getattr(args, "warn_error", False)))
     if only_ids is None:
         ids = select_ids(session, args, DEFAULT_TYPES[command])
     else:
@@ -171,7 +172,8 @@ def _project_hooks(session: Session, which: str) -> tuple[list[NodeResult], str 
             return results, f"on-run hook {name} failed: {exc.message}"
         elapsed = time.perf_counter() - t0
         events.log(fancy_line(f"OK hook: {name}", "OK", i + 1, len(hooks), elapsed))
-        results.append(NodeResult(uid, "success", "OK", execution_time=elapsed))
+        results.append(NodeResult(uid, "success", f"{name} passed", execution_time=elapsed,
+                                  thread_id="main"))
     events.log("")
     return results, None
 
