@@ -34,6 +34,9 @@ def started_line(e: NodeStarted) -> str:
 
 def finished_line(e: NodeFinished) -> str:
     desc = e.description
+    if e.resource_type == "source":  # source freshness (dbt's print_freshness_result_line)
+        label = {"pass": "PASS", "warn": "WARN", "error": "ERROR STALE"}.get(e.status, "ERROR")
+        return fancy_line(f"{label} {desc}", label, e.index, e.total, e.execution_time)
     if e.resource_type == "test":
         name = desc.split(" ", 1)[-1]
         if e.status == "pass":
@@ -49,6 +52,9 @@ def finished_line(e: NodeFinished) -> str:
         return fancy_line(f"SKIP relation {desc.split(' ')[-1]}", "SKIP", e.index, e.total)
     if e.status == "cancelled":
         return fancy_line(f"CANCEL {desc}", "CANCEL", e.index, e.total)
+    if desc.startswith("clone "):  # dbt's clone: "OK created clone model.p.x [No-op]"
+        return fancy_line(f"OK created {desc}", e.message or "OK", e.index, e.total,
+                          e.execution_time)
     if e.resource_type == "seed":
         return fancy_line(f"OK loaded {desc}", e.message or "OK", e.index, e.total,
                           e.execution_time)

@@ -1,0 +1,181 @@
+"""clone --state DIR: make the selected nodes of another run available in this target.
+
+For each selected model/seed/snapshot whose relation from the state manifest exists,
+create a view in the current target selecting from it: dbt's fallback when the database
+has no zero-copy clone. Nodes without a state relation, and targets that already exist
+(without --full-refresh), are no-ops, as in dbt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from dvt_engine import artifacts
+from dvt_engine.adapters import Relation
+from dvt_engine.errors import DvtError, ProjectError
+from dvt_engine.events import RunFinished, RunStarted
+from dvt_engine.manifest import Node
+from dvt_engine.runner import NodeResult, Runner
+from dvt_engine.session import Session
+from dvt_engine.tasks import materialize as mat
+from dvt_engine.tasks.base import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    CommandResult,
+    args_json,
+    found_line,
+    select_ids,
+    write_manifest,
+)
+
+CLONE_TYPES = ("model", "seed", "snapshot")
+
+
+def load_state_manifest(state: str | None) -> dict[str, Any]:
+    if not state:
+        raise ProjectError(
+            "clone needs --state: the artifacts of the run to clone from",
+            hint="e.g. `dvt clone --state prod-artifacts/` where that folder holds the "
+                 "manifest.json of a production run.")
+    path = Path(state).expanduser() / "manifest.json"
+    if not path.is_file():
+        raise ProjectError(f"No manifest.json in --state {state}",
+                           path=str(path),
+                           hint="Copy target/manifest.json of the run to clone from into "
+                                "that folder.")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ProjectError(f"{path} is not valid JSON: {exc.msg}", path=str(path),
+                           line=exc.lineno, hint="Regenerate it with `dvt parse` or a "
+                                                 "run on the other target.") from None
+    return data
+
+
+class Cloner:
+    def __init__(self, session: Session, state_nodes: dict[str, Any], full_refresh: bool
+                 ) -> None:
+        self.session = session
+        self.state_nodes = state_nodes
+        self.full_refresh = full_refresh
+
+    def state_relation(self, node: Node) -> Relation | None:
+        """The relation the state run built for this node, if it exists now."""
+        other = self.state_nodes.get(node.unique_id)
+        if not other or (other.get("config") or {}).get("materialized") == "ephemeral":
+            return None
+        adapter = self.session.adapter(node.target)
+        ident = other.get("alias") or other.get("name")
+        if not ident or not other.get("schema"):
+            return None
+        return adapter.get_relation(other.get("database") or adapter.database,
+                                    other["schema"], ident)
+
+    def execute(self, node: Node) -> NodeResult:
+        events = self.session.events
+        source = self.state_relation(node)
+        if source is None:
+            events.log(f"No relation found in state manifest for {node.unique_id}", "debug")
+            return NodeResult(node.unique_id, "success", "No-op")
+        adapter = self.session.adapter(node.target)
+        target = self.session.compiler.relation_of(node)
+        existing = adapter.get_relation(target.database, target.schema or "",
+                                        target.identifier or "")
+        same = source.matches(target.database, target.schema, target.identifier)
+        if same or (existing is not None and not self.full_refresh):
+            events.log(f"Relation {target} already exists", "debug")
+            return NodeResult(node.unique_id, "success", "No-op", relation_name=str(target))
+        adapter.create_schema(target.database, target.schema or "")
+        built = mat.build_view(adapter, target, f"select * from {source}")
+        return NodeResult(node.unique_id, "success", built.message,
+                          adapter_response=asdict(built.response), relation_name=str(target))
+
+
+def describe(node: Node) -> str:
+    return f"clone {node.unique_id}"
+
+
+def run(session: Session, args: argparse.Namespace) -> CommandResult:
+    state = load_state_manifest(getattr(args, "state", None))
+    events = session.events
+    started = time.perf_counter()
+    manifest = session.manifest
+    events.log(found_line(manifest))
+    ids = [u for u in select_ids(session, args, CLONE_TYPES)
+           if u in manifest.nodes and manifest.nodes[u].resource_type in CLONE_TYPES
+           and not manifest.nodes[u].is_ephemeral]
+    if not ids:
+        events.log("")
+        events.log("Nothing to do. Try checking your model configs and model specification "
+                   "args", "warn")
+        return CommandResult("clone", True, [], exit_code=EXIT_OK)
+    threads = int(getattr(args, "threads", None) or session.output().threads)
+    events.log("")
+    events.log(f"Concurrency: {threads} threads (target='{session.profile.target_name}')")
+    events.log("")
+    events.emit(RunStarted(command="clone", unique_ids=ids,
+                           target_name=session.profile.target_name, threads=threads))
+    cloner = Cloner(session, state.get("nodes") or {},
+                    bool(getattr(args, "full_refresh", False)))
+    try:
+        results = Runner(manifest, events, threads=threads).run(ids, _guard(cloner), describe)
+    finally:
+        for adapter in session.adapters_in_use():
+            adapter.forget_cache()
+    elapsed = time.perf_counter() - started
+    _summary(session, results, elapsed)
+    artifacts.write_json(session.target_dir / "run_results.json",
+                         artifacts.run_results_json(results, elapsed,
+                                                    {**args_json(args), "which": "clone"}))
+    write_manifest(session)
+    events.emit(RunFinished(command="clone", elapsed=elapsed, results=results))
+    ok = all(r.status == "success" for r in results)
+    return CommandResult("clone", ok, results, exit_code=EXIT_OK if ok else EXIT_FAILURE,
+                         elapsed=elapsed)
+
+
+def _summary(session: Session, results: list[NodeResult], elapsed: float) -> None:
+    """dbt's run-end lines (clone keeps its own: run.py's summary is about builds)."""
+    events = session.events
+    hours, rem = divmod(elapsed, 3600)
+    minutes, seconds = divmod(rem, 60)
+    kinds = Counter(r.node.resource_type for r in results if r.node is not None)
+    parts = [f"{v} {k}{'s' if v != 1 else ''}" for k, v in sorted(kinds.items())]
+    events.log("")
+    events.log(f"Finished running {', '.join(parts)} in {int(hours)} hours {int(minutes)} "
+               f"minutes and {seconds:0.2f} seconds ({elapsed:0.2f}s).")
+    errors = [r for r in results if r.status != "success"]
+    events.log("")
+    if not errors:
+        events.log("Completed successfully")
+    else:
+        n = len(errors)
+        events.log(f"Completed with {n} error{'s' if n != 1 else ''}, 0 partial successes, "
+                   "and 0 warnings:", "error")
+        for r in errors:
+            events.log("")
+            events.log(r.message or "", "error")
+    events.log("")
+    noop = sum(1 for r in results if r.message == "No-op")
+    events.log(f"Done. PASS={len(results) - len(errors) - noop} WARN=0 ERROR={len(errors)} "
+               f"SKIP=0 NO-OP={noop} TOTAL={len(results)}")
+
+
+def _guard(cloner: Cloner) -> Any:
+    """A database error fails its node alone, with dbt's one-line reason."""
+
+    def execute(node: Node) -> NodeResult:
+        try:
+            return cloner.execute(node)
+        except DvtError as exc:
+            text = f"{exc.kind} in {node.resource_type} {node.name} " \
+                   f"({node.original_file_path})\n  {exc.message}"
+            return NodeResult(node.unique_id, "error", text, error=str(exc))
+
+    return execute
