@@ -22,8 +22,9 @@ def demo(tmp_path: Path) -> Project:
 def test_demo_builds(demo: Project) -> None:
     run = demo.dvt("build")
     assert run.exit_code == 0, run.output
-    # 5 seeds (CSV, Parquet, JSON), 7 models (+1 ephemeral, inlined), 27 tests, 1 hook
-    assert "Done. PASS=40 WARN=0 ERROR=0 SKIP=0 NO-OP=0 TOTAL=40" in run.output
+    # 5 seeds (CSV, Parquet, JSON), 7 models (+1 ephemeral, inlined), 1 snapshot,
+    # 27 tests, 1 hook
+    assert "Done. PASS=41 WARN=0 ERROR=0 SKIP=0 NO-OP=0 TOTAL=41" in run.output
     assert demo.query("select count(*) from country_codes")[0][0] > 0
     assert demo.query("select count(*) from customer_segments")[0][0] > 0
     types = dict(demo.query("select column_name, data_type from information_schema.columns "
