@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from dvt_engine.cli import run_command
 from dvt_engine.console import ConsolePrinter
 
@@ -46,8 +45,9 @@ class Run:
 class Project:
     """A dbt project on disk with a DuckDB profile; `dvt(...)` runs a command in-process."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, db_file: str = "dev.duckdb") -> None:
         self.root = root
+        self.db_file = db_file
 
     def write(self, relpath: str, text: str) -> Path:
         path = self.root / relpath
@@ -66,7 +66,7 @@ class Project:
 
     @property
     def db_path(self) -> Path:
-        return self.root / "dev.duckdb"
+        return self.root / self.db_file
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         import duckdb

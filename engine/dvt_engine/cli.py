@@ -209,6 +209,8 @@ def run_command(argv: Sequence[str], session: Any = None,
     module_name, func_name = TASKS[args.command].split(":")
     module = importlib.import_module(f"dvt_engine.tasks.{module_name}")
     func = getattr(module, func_name)
+    if subscriber is not None and getattr(args, "quiet", False):
+        subscriber = _quiet(subscriber)
     if args.command in ("init", "clean", "deps", "sync") or (
         args.command == "debug" and session is None
     ):
@@ -217,8 +219,14 @@ def run_command(argv: Sequence[str], session: Any = None,
     if session is None:
         from dvt_engine.session import Session
 
-        session = Session(args.project_dir, profiles_dir=args.profiles_dir, target=args.target,
-                          vars=args.vars)
+        try:
+            session = Session(args.project_dir, profiles_dir=args.profiles_dir,
+                              target=args.target, vars=args.vars)
+        except DvtError as exc:  # no project, bad dbt_project.yml: nothing to subscribe to
+            if subscriber is not None:
+                for event in _error_events(exc, args):
+                    subscriber(event)
+            return CommandResult(args.command, False, exit_code=EXIT_ERROR, data=exc)
     else:
         _apply_overrides(session, args)
         session.parse()  # a long-lived session picks up edited files (no-op if none)
@@ -227,15 +235,39 @@ def run_command(argv: Sequence[str], session: Any = None,
     try:
         return func(session, args)
     except DvtError as exc:
-        session.events.log(str(exc), "error")
-        if getattr(args, "debug", False):
-            session.events.log(traceback.format_exc(), "debug")
+        for event in _error_events(exc, args):
+            session.events.emit(event)
+        return CommandResult(args.command, False, exit_code=EXIT_ERROR, data=exc)
+    except Exception as exc:  # a bug: say so in dbt's words; the traceback only with --debug
+        wrapped = DvtError(f"Unhandled error while executing: {type(exc).__name__}: {exc}",
+                           hint="Re-run with --debug for the traceback and report it.")
+        for event in _error_events(wrapped, args):
+            session.events.emit(event)
         return CommandResult(args.command, False, exit_code=EXIT_ERROR, data=exc)
     finally:
         if subscriber is not None:
             session.events.unsubscribe(subscriber)
         if own_session:
             session.close()
+
+
+def _error_events(exc: DvtError, args: argparse.Namespace) -> list[Any]:
+    """dbt's 'Encountered an error:' block; the traceback only with --debug."""
+    events = [_log("Encountered an error:", "error"), _log(str(exc), "error")]
+    if getattr(args, "debug", False):
+        events.append(_log(traceback.format_exc().rstrip(), "debug"))
+    return events
+
+
+def _quiet(subscriber: Callable[..., Any]) -> Callable[..., Any]:
+    """-q/--quiet: only printed results (ls, show, compile output) and errors get through."""
+    from dvt_engine.events import Log
+
+    def forward(event: Any) -> None:
+        if isinstance(event, Log) and event.level in ("error", "result"):
+            subscriber(event)
+
+    return forward
 
 
 def _apply_overrides(session: Any, args: argparse.Namespace) -> None:

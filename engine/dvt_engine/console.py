@@ -45,6 +45,8 @@ def finished_line(e: NodeFinished) -> str:
             label = e.status.upper()
             return fancy_line(f"{label} {e.failures} {name}", f"{label} {e.failures}",
                               e.index, e.total, e.execution_time)
+        if e.status == "error":  # dbt's LogTestResult: `ERROR <test name>`, no verb
+            return fancy_line(f"ERROR {name}", "ERROR", e.index, e.total, e.execution_time)
     if e.status == "error":
         verb = "loading" if e.resource_type == "seed" else "creating"
         return fancy_line(f"ERROR {verb} {desc}", "ERROR", e.index, e.total, e.execution_time)

@@ -16,7 +16,7 @@ DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
 def demo(tmp_path: Path) -> Project:
     root = tmp_path / "demo"
     shutil.copytree(DEMO, root, ignore=shutil.ignore_patterns("target", "*.duckdb*", "logs"))
-    return Project(root)
+    return Project(root, db_file="demo.duckdb")
 
 
 def test_demo_builds(demo: Project) -> None:

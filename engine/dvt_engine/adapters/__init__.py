@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-
 from typing import TYPE_CHECKING, Any
 
 from dvt_engine.adapters.relation import Relation
@@ -16,6 +15,7 @@ if TYPE_CHECKING:
 
 _ADAPTERS = {
     "duckdb": "dvt_engine.adapters.duckdb:DuckDBAdapter",
+    "postgres": "dvt_engine.adapters.postgres:PostgresAdapter",
 }
 
 __all__ = ["Adapter", "AdapterResponse", "ColumnInfo", "Relation", "create_adapter"]

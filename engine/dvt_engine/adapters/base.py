@@ -229,7 +229,9 @@ class Adapter:
         lhs = tcols[0] if len(tcols) == 1 else exp.Tuple(expressions=tcols)
         sub = exp.select(*scols).from_(self.table_expr(source))
         stmt = exp.Delete(this=self.table_expr(target).as_("dvt_target"),
-                          where=exp.Where(this=lhs.isin(query=sub)))
+                          # an explicit Subquery: sqlglot drops the parens after a tuple
+                          where=exp.Where(this=exp.In(this=lhs,
+                                                      query=exp.Subquery(this=sub))))
         self.execute(self.render(stmt))
 
     def merge(self, target: Relation, source: Relation, keys: list[str], columns: list[str],
@@ -269,3 +271,9 @@ class Adapter:
                   delimiter: str, quote_columns: bool) -> int:
         """Bulk-load a CSV/Parquet/JSON file into a new table `relation`; return rows."""
         raise NotImplementedError
+
+    def reload_seed(self, relation: Relation, path: Path, column_types: dict[str, str],
+                    delimiter: str, quote_columns: bool) -> int | None:
+        """Reload the seed into the existing table `relation` in place (keeping what depends
+        on it) and return the rows, or None to build aside and swap instead (the default)."""
+        return None

@@ -17,14 +17,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import sqlalchemy
 
-# DuckDB's sniffed types -> the types dbt's agate inference gives on DuckDB
-_SEED_TYPES = {
-    "BIGINT": "INTEGER", "INTEGER": "INTEGER", "SMALLINT": "INTEGER", "TINYINT": "INTEGER",
-    "HUGEINT": "INTEGER", "UBIGINT": "INTEGER", "DOUBLE": "DOUBLE", "FLOAT": "DOUBLE",
-    "BOOLEAN": "BOOLEAN", "DATE": "DATE", "TIMESTAMP": "TIMESTAMP", "TIME": "VARCHAR",
-    "VARCHAR": "VARCHAR", "TIMESTAMP WITH TIME ZONE": "TIMESTAMP WITH TIME ZONE",
-}
-
 
 class DuckDBAdapter(Adapter):
     type = "duckdb"
@@ -73,7 +65,34 @@ class DuckDBAdapter(Adapter):
                                     hint=f"Check `path` of output '{self.name}'.") from None
             for ext in self.output.settings.get("extensions") or []:
                 db.execute(f"load {ext}")
+            for entry in self.output.settings.get("attach") or []:
+                self._attach(db, entry)
             self._db = db
+
+    def _attach(self, db: duckdb.DuckDBPyConnection, entry: dict[str, Any]) -> None:
+        """dbt-duckdb's `attach:` list: {path, alias, type, read_only}; `+database: alias`
+        then puts models there."""
+        import duckdb
+
+        raw = str(entry.get("path") or "")
+        p = Path(raw).expanduser()
+        if raw and "://" not in raw and not raw.startswith(":memory:") and not p.is_absolute():
+            p = self.project_root / p
+        target = raw if "://" in raw or raw.startswith(":memory:") else str(p)
+        opts = []
+        if entry.get("type"):
+            opts.append(f"type {entry['type']}")
+        if entry.get("read_only"):
+            opts.append("read_only")
+        alias = f" as {self.quote(str(entry['alias']))}" if entry.get("alias") else ""
+        sql = f"attach if not exists '{_lit(target)}'{alias}"
+        sql += f" ({', '.join(opts)})" if opts else ""
+        try:
+            db.execute(sql)
+        except duckdb.Error as exc:
+            raise DatabaseError(str(exc), node=f"target {self.name}",
+                                hint=f"Check the `attach:` entries of output '{self.name}'.") \
+                from None
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cur = getattr(self._local, "cursor", None)
@@ -170,26 +189,96 @@ class DuckDBAdapter(Adapter):
     # -- seeds --------------------------------------------------------------------
     def load_seed(self, relation: Relation, path: Path, column_types: dict[str, str],
                   delimiter: str, quote_columns: bool) -> int:
+        """CSV: read every column as text, infer types by dbt's agate rules over the whole
+        file, cast. Parquet/JSON keep their own types. `column_types` overrides either."""
+        if not path.exists():
+            raise DatabaseError(f"Seed file not found: {path}", path=str(path),
+                                hint="Check seed-paths in dbt_project.yml.")
         reader = self._seed_reader(path, delimiter)
-        sniffed = self._describe(reader)
-        casts = []
-        for name, dtype in sniffed:
-            target = column_types.get(name) or _SEED_TYPES.get(dtype.upper(), dtype)
-            ident = self.quote(name)
-            casts.append(f"{ident}::{target} as {ident}" if target.upper() != dtype.upper()
-                         else ident)
-        select = f"select {', '.join(casts)} from {reader}"
         try:
-            resp, _ = self.execute(f"create table {relation} as {select}")
-        except DatabaseError:
-            if not path.suffix.lower() == ".csv":
-                raise
-            # the sniffer samples rows; a late row of another type needs the whole file
-            reader = self._seed_reader(path, delimiter, sample_all=True)
-            sniffed = self._describe(reader)
-            resp, _ = self.execute(f"create table {relation} as select * from {reader}")
+            if path.suffix.lower() == ".csv":
+                types = self._infer_csv_types(reader, _csv_header(path, delimiter))
+                select = ", ".join(_seed_cast(name, _override(column_types, name) or dtype,
+                                              self.quote(name)) for name, dtype in types.items())
+            else:  # typed files: keep their types, cast only what column_types names
+                select = ", ".join(
+                    f"{self.quote(name)}::{override} as {self.quote(name)}"
+                    if (override := _override(column_types, name)) else self.quote(name)
+                    for name, _ in self._describe(reader))
+            resp, _ = self.execute(f"create table {relation} as select {select} from {reader}")
+        except DatabaseError as exc:
+            # name the file; DuckDB's "Possible fixes" are read_csv options, not the user's
+            text = _CSV_ADVICE.split(exc.message, maxsplit=1)[0].rstrip()
+            exc.message = f"{text}\n  while loading seed file {path.name}"
+            exc.hint = exc.hint or ("Fix that row of the file, or set column_types for the "
+                                    "column in the seed's config.")
+            raise
         self.cache_added(relation.incorporate(type="table"))
         return resp.rows_affected or 0
+
+    def _infer_csv_types(self, reader: str, names: list[str]) -> dict[str, str]:
+        """Decide each column's type like dbt's agate TypeTester, over the whole file.
+
+        The full checks run on a sample; the whole file is then scanned once to confirm
+        each sampled type (one check per column, none for text). A type that holds for all
+        rows and is the first in agate's order on the sample is the first for all rows.
+        Columns whose sampled type does not hold (a late 'abc' among ints) get the full
+        checks over the whole file.
+        """
+        sample = f"(select * from {reader} limit {_SAMPLE_ROWS})"
+        sampled = self._type_checks(sample, names)
+        verify: dict[str, list[str]] = {}
+        redo: list[str] = []
+        for name, got in sampled.items():
+            dtype = _agate_type(got)
+            if not got["n"] or dtype in ("BIGINT", "DOUBLE") and got["int"]:
+                redo.append(name)  # nothing to go by, or wide ints: check everything
+            elif dtype != "VARCHAR":
+                verify[name] = _CONFIRM[dtype]
+        if verify:
+            for name, got in self._aggregate(reader, verify).items():
+                if not all(got.values()):
+                    redo.append(name)
+        types = {name: _agate_type(got) for name, got in sampled.items()}
+        if redo:
+            types.update({name: _agate_type(got)
+                          for name, got in self._type_checks(reader, redo).items()})
+        return {name: types[name] for name in names}
+
+    def _type_checks(self, reader: str, names: list[str]) -> dict[str, dict[str, Any]]:
+        """All checks: the cheap ones for every column, then date/timestamp parsing and
+        32/64-bit range only for the columns that still need them."""
+        checks = self._aggregate(reader, {n: [k for k, _ in _CHEAP_CHECKS] for n in names})
+        costly: dict[str, list[str]] = {}
+        for name, got in checks.items():
+            if got["n"] and got["int"] and (got["width"] or 0) > 9:
+                costly[name] = ["int32", "int64"]
+            elif got["n"] and not got["int"] and not got["num"] and got["datelike"]:
+                costly[name] = ["date", "ts"]
+        if costly:
+            for name, more in self._aggregate(reader, costly).items():
+                checks[name].update(more)
+        return checks
+
+    def _aggregate(self, reader: str, wanted: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+        """One scan: the named checks per column, over its non-empty cells."""
+        exprs = dict(_CHEAP_CHECKS + _COSTLY_CHECKS)
+        cols: list[str] = []
+        keys: list[tuple[str, str]] = []
+        for name, wanted_keys in wanted.items():
+            col = self.quote(name)
+            for key in wanted_keys:
+                # FILTER: empty cells (NULL) must not decide a type
+                cols.append(f"{exprs[key].replace('{c}', col)} filter (where {col} is not null)"
+                            f" as c{len(keys)}")
+                keys.append((name, key))
+        _, table = self.execute(f"select {', '.join(cols)} from {reader}", fetch=True)
+        assert table is not None
+        row = table.to_pylist()[0]
+        out: dict[str, dict[str, Any]] = {name: {} for name in wanted}
+        for i, (name, key) in enumerate(keys):
+            out[name][key] = row[f"c{i}"]
+        return out
 
     def _describe(self, reader: str) -> list[tuple[str, str]]:
         _, table = self.execute(f"describe select * from {reader}", fetch=True)
@@ -197,23 +286,105 @@ class DuckDBAdapter(Adapter):
         return list(zip(table.column("column_name").to_pylist(),
                         table.column("column_type").to_pylist(), strict=True))
 
-    def _seed_reader(self, path: Path, delimiter: str, sample_all: bool = False) -> str:
+    def _seed_reader(self, path: Path, delimiter: str) -> str:
         p = _lit(str(path))
         suffix = path.suffix.lower()
         if suffix == ".parquet":
             return f"read_parquet('{p}')"
         if suffix in (".json", ".jsonl", ".ndjson"):
             return f"read_json_auto('{p}')"
-        opts = f"header = true, delim = '{_lit(delimiter)}'"
-        if sample_all:
-            opts += ", sample_size = -1"
-        return f"read_csv('{p}', {opts})"
+        # like dbt-duckdb's COPY: the header row names the columns, '"' quotes, an empty
+        # field is NULL, and nothing is sniffed (the sniffer costs a scan per statement and
+        # silently skips leading rows of a ragged file)
+        columns = ", ".join(f"'{_lit(name)}': 'VARCHAR'" for name in _csv_header(path, delimiter))
+        return (f"read_csv('{p}', header = true, delim = '{_lit(delimiter)}', quote = '\"', "
+                f"escape = '\"', skip = 0, auto_detect = false, columns = {{{columns}}})")
+
+
+def _csv_header(path: Path, delimiter: str) -> list[str]:
+    import csv
+
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        header = next(csv.reader(f, delimiter=delimiter, quotechar='"'), None)
+    if not header:
+        raise DatabaseError(f"Seed file {path.name} is empty: it needs a header row",
+                            path=str(path), hint="The first line names the columns.")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise DatabaseError(f"Seed file {path.name} has duplicate column names: {dupes}",
+                            path=str(path), hint="Give every column a distinct header.")
+    return header
+
+
+# Per-column aggregates over the text values of the non-empty cells.
+_INT = r"\s*[-+]?[0-9]+\s*"
+_DATE = r"\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*"
+_ISO_TS = r"\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}(:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?)?\s*"
+_CHEAP_CHECKS: tuple[tuple[str, str], ...] = (
+    ("n", "count({c})"),
+    ("int", f"bool_and(regexp_full_match({{c}}, '{_INT}'))"),
+    ("width", "max(length(trim({c})))"),
+    ("num", "bool_and(try_cast({c} as double) is not null)"),
+    ("bool", "bool_and(lower(trim({c})) in ('true', 'false'))"),
+    ("datelike", "bool_and(regexp_matches({c}, '^\\s*[0-9]{4}-[0-9]{2}-[0-9]{2}'))"),
+)
+# failing casts are slow in DuckDB: these run only where the cheap checks point to them
+_COSTLY_CHECKS: tuple[tuple[str, str], ...] = (
+    ("int32", "bool_and(try_cast({c} as integer) is not null)"),
+    ("int64", "bool_and(try_cast({c} as bigint) is not null)"),
+    ("narrow", "bool_and(length(trim({c})) <= 9)"),
+    ("date", f"bool_and(regexp_full_match({{c}}, '{_DATE}') "
+             "and try_cast(trim({c}) as date) is not null)"),
+    ("ts", f"bool_and(regexp_full_match({{c}}, '{_ISO_TS}') "
+           "and try_cast(trim({c}) as timestamp) is not null)"),
+)
+
+
+_SAMPLE_ROWS = 5000
+# the one full-file check that confirms a sampled type (an int also needs <= 9 digits)
+_CONFIRM: dict[str, list[str]] = {
+    "INTEGER": ["int", "narrow"], "DOUBLE": ["num"], "DATE": ["date"], "TIMESTAMP": ["ts"],
+    "BOOLEAN": ["bool"],
+}
+
+
+def _agate_type(check: dict[str, Any]) -> str:
+    """agate's order: Integer, Number, Date, DateTime, Boolean, Text (first that fits all)."""
+    if not check["n"]:
+        return "INTEGER"  # dbt-duckdb: an all-empty column is an INTEGER of NULLs
+    if check["int"]:
+        # dbt would fail on values past 2^31; loading them as BIGINT is friendlier
+        if (check["width"] or 0) <= 9 or check.get("int32"):
+            return "INTEGER"
+        return "BIGINT" if check.get("int64") else "DOUBLE"
+    for key, dtype in (("num", "DOUBLE"), ("date", "DATE"), ("ts", "TIMESTAMP"),
+                       ("bool", "BOOLEAN")):
+        if check.get(key):
+            return dtype
+    return "VARCHAR"
+
+
+def _override(column_types: dict[str, str], name: str) -> str | None:
+    if name in column_types:
+        return column_types[name]
+    lowered = {k.lower(): v for k, v in column_types.items()}
+    return lowered.get(name.lower())
+
+
+def _seed_cast(name: str, dtype: str, ident: str) -> str:
+    if dtype.upper() in ("VARCHAR", "TEXT", "STRING"):
+        return f"{ident}::{dtype} as {ident}"
+    if dtype.upper() in ("BOOLEAN", "BOOL"):
+        return f"trim({ident})::{dtype} as {ident}"
+    return f"{ident}::{dtype} as {ident}"
 
 
 def _lit(value: str) -> str:
     return value.replace("'", "''")
 
 
+# where DuckDB's CSV errors turn from the problem to read_csv advice
+_CSV_ADVICE = re.compile(r"\n\s*\n|\nPossible (?:fixes|solutions):")
 _LINE_NO = re.compile(r"\n\nLINE \d+:.*", re.S)
 
 

@@ -28,8 +28,10 @@ class ResultTable:
         return self._rows
 
     @property
-    def columns(self) -> dict[str, ResultColumn]:
-        return {n: ResultColumn(n, self._table.column(n).to_pylist()) for n in self.column_names}
+    def columns(self) -> Columns:
+        """agate's MappedSequence: `columns[0]` and `columns['name']` both work."""
+        return Columns([ResultColumn(n, self._table.column(i).to_pylist())
+                        for i, n in enumerate(self.column_names)])
 
     def __getitem__(self, i: int) -> Any:
         return self.rows[i]
@@ -68,13 +70,43 @@ class Row(tuple):
         return dict(zip(self._names, self, strict=False))  # type: ignore[attr-defined]
 
 
+class Columns(list):
+    """Columns by position or by name; iterating yields the columns (as agate does)."""
+
+    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+        if isinstance(key, str):
+            for col in self:
+                if col.name == key:
+                    return col
+            raise KeyError(key)
+        return super().__getitem__(key)
+
+    def keys(self) -> list[str]:
+        return [c.name for c in self]
+
+    def values(self) -> list[ResultColumn]:
+        return list(self)
+
+    def items(self) -> list[tuple[str, ResultColumn]]:
+        return [(c.name, c) for c in self]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys() if isinstance(key, str) else super().__contains__(key)
+
+
 class ResultColumn(list):
     def __init__(self, name: str, values: list[Any]) -> None:
         super().__init__(values)
         self.name = name
 
-    @property
-    def values(self) -> list[Any]:  # type: ignore[override]
+    def values(self) -> list[Any]:
+        """agate's Column.values() is a method: `columns[0].values()`."""
         return list(self)
 
     def values_distinct(self) -> list[Any]:

@@ -44,14 +44,18 @@ class RenderState:
     execute: bool
     ctes: dict[str, str] = field(default_factory=dict)  # ephemeral id -> compiled sql
     statements: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # config() calls seen while parsing, in order: YAML configs sit below them
+    configs: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ConfigAccessor:
     """`config(...)` in a model, plus `config.get` / `config.require` in macros."""
 
-    def __init__(self, node: Node | None, parsing: bool) -> None:
+    def __init__(self, node: Node | None, parsing: bool,
+                 recorded: list[dict[str, Any]] | None = None) -> None:
         self._node = node
         self._parsing = parsing
+        self._recorded = recorded
 
     def __call__(self, *args: Any, **kwargs: Any) -> str:
         if args and isinstance(args[0], dict):
@@ -60,21 +64,39 @@ class ConfigAccessor:
             from dvt_engine.project.configs import merge_config
 
             self._node.config = merge_config(self._node.config, kwargs)
+            if self._recorded is not None:
+                self._recorded.append(kwargs)
         return ""
 
-    def get(self, key: str, default: Any = None) -> Any:
+    def get(self, key: str, default: Any = None, validator: Any = None) -> Any:
         if self._node is None:
             return default
         value = self._node.config.get(key.replace("_hook", "-hook") if key.endswith("_hook")
                                       else key)
         return default if value is None else value
 
-    def require(self, key: str) -> Any:
+    def require(self, key: str, validator: Any = None) -> Any:
+        if self._parsing:
+            return ""  # dbt checks required configs at execution, not while parsing
         value = self.get(key)
         if value is None:
-            raise CompilationError(f"missing config: {key}",
-                                   node=self._node.unique_id if self._node else None)
+            uid = self._node.unique_id if self._node else "this node"
+            raise CompilationError(
+                f"Model '{uid}' does not define a required config parameter '{key}'.",
+                node=uid, path=self._node.original_file_path if self._node else None,
+                hint=f"Set it with {{{{ config({key}=...) }}}} or in the model's YAML config.")
         return value
+
+    def meta_get(self, key: str, default: Any = None) -> Any:
+        meta = self._node.config.get("meta") or {} if self._node is not None else {}
+        return meta.get(key, default)
+
+    def meta_require(self, key: str) -> Any:
+        value = self.meta_get(key)
+        if value is None and not self._parsing:
+            raise CompilationError(f"missing meta config: {key}",
+                                   node=self._node.unique_id if self._node else None)
+        return "" if value is None else value
 
     def set(self, key: str, value: Any) -> str:
         if self._node is not None:
@@ -247,7 +269,8 @@ class Compiler:
         self.output_for = output_for
         self.adapter_for = adapter_for
         self.events = events
-        self.flags = flags or {}
+        # the session's dict itself: commands update it (full_refresh, which) after creation
+        self.flags = flags if flags is not None else {}
         self.dispatch_config = dispatch_config or []
         self._name_index: dict[str, list[Node]] | None = None
 
@@ -311,6 +334,16 @@ class Compiler:
             target = node.config.get("connection") or None
         try:
             return self.adapter_for(target)
+        except DvtError:
+            return None
+
+    def _target_adapter(self, node: Node | None) -> Adapter | None:
+        """The target's adapter at parse time too: `target.database` must be known then
+        (an adapter object does not connect until used)."""
+        if self.adapter_for is None:
+            return None
+        try:
+            return self.adapter_for(node.target if node is not None else None)
         except DvtError:
             return None
 
@@ -420,8 +453,9 @@ class Compiler:
 
         ctx.update(
             ref=ref, source=source, var=var, env_var=env_var,
-            config=ConfigAccessor(node, parsing), this=this,
-            target=target_info(output, self.profile_name, adapter),
+            config=ConfigAccessor(node, parsing, state.configs), this=this,
+            target=target_info(output, self.profile_name,
+                               adapter if adapter is not None else self._target_adapter(node)),
             is_incremental=is_incremental, run_query=run_query, statement=statement,
             load_result=load_result, store_result=store_result, log=log,
             execute=state.execute, modules=_MODULES, fromjson=_fromjson, tojson=_tojson,
@@ -456,7 +490,7 @@ class Compiler:
                extra: dict[str, Any] | None = None) -> str:
         from dvt_engine.jinja.environment import template_error
 
-        template = _template_cache(template_src, path)
+        template = _template_cache(template_src, path, not state.execute)
         ctx = self.context(state, extra)
         try:
             return template.render(ctx)
@@ -495,16 +529,16 @@ class Compiler:
 
 
 _MISSING = object()
-_template_cache_store: dict[tuple[str, str], Any] = {}
+_template_cache_store: dict[tuple[str, str, bool], Any] = {}
 
 
-def _template_cache(source: str, path: str) -> Any:
+def _template_cache(source: str, path: str, parsing: bool = False) -> Any:
     from dvt_engine.jinja.environment import compile_template
 
-    key = (path, source)
+    key = (path, source, parsing)
     tmpl = _template_cache_store.get(key)
     if tmpl is None:
-        tmpl = compile_template(source, path)
+        tmpl = compile_template(source, path, parsing)
         _template_cache_store[key] = tmpl
     return tmpl
 

@@ -43,11 +43,29 @@ class _DvtUndefined(jinja2.Undefined):
         return ""
 
 
-@lru_cache(maxsize=1)
-def get_environment() -> jinja2.Environment:
+class ParseUndefined(jinja2.Undefined):
+    """dbt's parse-time undefined: attribute, item and call on it give itself, so a model's
+    `run_query(...).columns[0].values()` or `load_result('x')['data']` parses without a
+    database (their results only exist at execution)."""
+
+    def __getitem__(self, name: Any) -> ParseUndefined:
+        return self
+
+    def __getattr__(self, name: str) -> ParseUndefined:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self.__class__(hint=self._undefined_hint, name=name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> ParseUndefined:
+        return self
+
+
+@lru_cache(maxsize=2)
+def get_environment(parsing: bool = False) -> jinja2.Environment:
+    """The SQL environment; `parsing` gives the lenient one used while parsing (as dbt)."""
     env = jinja2.Environment(
         extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
-        undefined=jinja2.Undefined,
+        undefined=ParseUndefined if parsing else jinja2.Undefined,
         keep_trailing_newline=True,
         autoescape=False,
         cache_size=10000,
@@ -91,9 +109,20 @@ def extract_docs(source: str) -> list[tuple[str, str]]:
     return [(m.group(1), m.group(2).strip()) for m in _DOCS.finditer(source)]
 
 
-def compile_template(source: str, path: str) -> jinja2.Template:
+def parse_template(source: str, path: str) -> None:
+    """Check Jinja syntax only; raises the error with its file and line."""
     try:
-        return get_environment().from_string(source)
+        get_environment().parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise CompilationError(
+            exc.message or "invalid Jinja", path=path, line=exc.lineno,
+            hint="Check that every {% ... %} block is closed and quotes are balanced.",
+        ) from None
+
+
+def compile_template(source: str, path: str, parsing: bool = False) -> jinja2.Template:
+    try:
+        return get_environment(parsing).from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise CompilationError(
             exc.message or "invalid Jinja", path=path, line=exc.lineno,

@@ -15,7 +15,12 @@ from typing import Any
 import jinja2
 
 from dvt_engine.errors import CompilationError, DvtError
-from dvt_engine.jinja.environment import compile_template, rewrite_blocks, template_error
+from dvt_engine.jinja.environment import (
+    compile_template,
+    parse_template,
+    rewrite_blocks,
+    template_error,
+)
 from dvt_engine.manifest import Macro
 
 _MACRO_DEF = re.compile(r"{%-?\s*macro\s+(\w+)\s*\(")
@@ -40,12 +45,20 @@ class MacroFile:
     source: str
     names: list[str]
     _template: jinja2.Template | None = None
+    _parse_template: jinja2.Template | None = None
 
     @property
     def template(self) -> jinja2.Template:
         if self._template is None:
             self._template = compile_template(self.source, self.path)
         return self._template
+
+    @property
+    def parse_template(self) -> jinja2.Template:
+        """Compiled for parse-time rendering (lenient undefined, as dbt)."""
+        if self._parse_template is None:
+            self._parse_template = compile_template(self.source, self.path, parsing=True)
+        return self._parse_template
 
 
 @dataclass
@@ -65,6 +78,10 @@ class MacroRegistry:
             # keep line numbers of the file in errors: pad with the newlines before the block
             block = "\n" * source.count("\n", 0, m.start()) + m.group(0)
             mf = MacroFile(path=path, package=package, source=block, names=[name])
+            if package != "dvt":
+                # dbt fails the parse on a macro's syntax error, used or not; parse (not
+                # compile) is cheap and gives the line
+                parse_template(block, path)
             if name in pkg:
                 raise CompilationError(
                     f"dbt found two macros named \"{name}\" in the project \"{package}\": "
@@ -124,7 +141,9 @@ class MacroCallable:
         key = f"{self.file.package}.{self.name}"
         mod = self.modules.get(key)
         if mod is None:
-            mod = self.file.template.make_module(dict(self.context))
+            parsing = self.context.get("execute") is False
+            template = self.file.parse_template if parsing else self.file.template
+            mod = template.make_module(dict(self.context))
             self.modules[key] = mod
         return mod
 

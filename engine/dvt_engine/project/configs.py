@@ -12,31 +12,39 @@ KNOWN_CONFIGS = frozenset(
     ["enabled", "materialized", "tags", "schema", "alias", "database", "pre-hook", "post-hook", "pre_hook", "post_hook", "persist_docs", "full_refresh", "unique_key", "incremental_strategy", "on_schema_change", "meta", "docs", "column_types", "quote_columns", "delimiter", "severity", "where", "limit", "warn_if", "error_if", "fail_calc", "store_failures", "store_failures_as", "target", "connection", "grants", "contract", "packages", "sql_header", "strategy", "updated_at", "check_cols", "target_schema", "target_database", "invalidate_hard_deletes", "hard_deletes", "snapshot_meta_column_names", "dbt_valid_to_current", "merge_update_columns", "merge_exclude_columns", "incremental_predicates", "batch_size", "lookback", "event_time", "begin", "concurrent_batches", "access", "group", "quoting", "label", "freshness", "loaded_at_field"]
 )
 
+# in dbt's order (manifest.json / `dbt ls --output json` print configs in this order)
 _COMMON: dict[str, Any] = {
     "enabled": True,
-    "tags": [],
-    "meta": {},
     "alias": None,
     "schema": None,
     "database": None,
-    "pre-hook": [],
-    "post-hook": [],
+    "tags": [],
+    "meta": {},
+    "group": None,
+    "materialized": "view",
+    "incremental_strategy": None,
+    "batch_size": None,
+    "lookback": 1,
+    "begin": None,
     "persist_docs": {},
+    "post-hook": [],
+    "pre-hook": [],
     "quoting": {},
     "column_types": {},
-    "docs": {"show": True, "node_color": None},
-    "grants": {},
-    "packages": [],
-    "contract": {"enforced": False, "alias_types": True},
     "full_refresh": None,
     "unique_key": None,
     "on_schema_change": "ignore",
     "on_configuration_change": "apply",
-    "incremental_strategy": None,
+    "grants": {},
+    "packages": [],
+    "docs": {"show": True, "node_color": None},
+    "contract": {"enforced": False, "alias_types": True},
+    "event_time": None,
+    "concurrent_batches": None,
 }
 
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "model": {**_COMMON, "materialized": "view"},
+    "model": {**_COMMON, "access": "protected", "freshness": None},
     "analysis": {**_COMMON, "materialized": "view"},
     "seed": {**_COMMON, "materialized": "seed", "delimiter": ",", "quote_columns": None},
     "snapshot": {**_COMMON, "materialized": "snapshot", "strategy": None, "updated_at": None,
@@ -97,7 +105,7 @@ def folder_configs(tree: Any, fqn: list[str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     level = tree if isinstance(tree, dict) else {}
     out.append(_configs_at(level))
-    for part in fqn[:-1]:
+    for part in fqn:  # dbt matches the node's own name too: `models: proj: orders: {...}`
         nxt = level.get(part)
         if not isinstance(nxt, dict):
             break

@@ -188,6 +188,8 @@ class ProjectParser:
         # `config:` is merged between the two (dbt's precedence)
         self._project_configs: dict[str, dict[str, Any]] = {}
         self._file_configs: dict[str, dict[str, Any]] = {}
+        # configs as written (Jinja unrendered), for the manifest's unrendered_config
+        self._unrendered: dict[str, dict[str, Any]] = {}
 
     # entry point
     def parse(self, packages: list[ProjectConfig]) -> Manifest:
@@ -233,9 +235,12 @@ class ProjectParser:
         folders = list(inner.parent.parts)
         fqn = [proj.name, *folders, name]
         config = defaults_for(resource_type)
+        unrendered: dict[str, Any] = {}
         for level in folder_configs(proj.trees.get(PROJECT_KEYS[resource_type]), fqn):
             config = merge_config(config, self._render_config(level))
+            unrendered = merge_config(unrendered, level)
         self._project_configs[f"{resource_type}.{proj.name}.{name}"] = copy.deepcopy(config)
+        self._unrendered[f"{resource_type}.{proj.name}.{name}"] = unrendered
         return Node(
             unique_id=f"{resource_type}.{proj.name}.{name}",
             resource_type=resource_type, name=name, package_name=proj.name,
@@ -402,6 +407,8 @@ class ProjectParser:
                     f"{node.patch_path} and {rel}", path=rel,
                     hint="Keep one YAML entry per node.")
             node.patch_path = rel
+            self._unrendered[uid] = merge_config(self._unrendered.get(uid, {}),
+                                                 dict(entry.get("config") or {}))
             entry = _render_entry(entry, self.ctx.render_yaml)
             node.description = str(entry.get("description") or "")
             node.columns = _columns(entry.get("columns"))
@@ -460,9 +467,11 @@ class ProjectParser:
         if namespace:
             test_type = f"{namespace}_{test_type}"
         identifier = f"{test_type}_{model_name}"
-        full_name = f"{identifier}_{unique}"
+        # `name:` in the test's entry is dbt's custom test name (used as is, never hashed)
+        custom = _custom_test_name(spec)
+        full_name = custom or f"{identifier}_{unique}"
         alias = full_name
-        if len(full_name) >= 64:
+        if len(full_name) >= 64 and not custom:
             alias = identifier[:30] + "_" + hashlib.md5(full_name.encode()).hexdigest()
         file_hash = hashlib.md5(f"{full_name}{rel}".encode()).hexdigest()[:10]
         config = defaults_for("test")
@@ -512,6 +521,11 @@ class ProjectParser:
     def _finalize(self) -> None:
         manifest = self.manifest
         self._resolve_descriptions()
+        for uid, unrendered in self._unrendered.items():
+            node = manifest.nodes.get(uid) or manifest.disabled.get(uid)
+            if node is not None:
+                node.config["_unrendered_config"] = merge_config(
+                    unrendered, self._file_configs.get(uid, {}))
         for uid, node in list(manifest.nodes.items()):
             if not node.enabled:
                 manifest.disabled[uid] = manifest.nodes.pop(uid)
@@ -523,11 +537,8 @@ class ProjectParser:
             for m in ("generate_schema_name", "generate_alias_name", "generate_database_name")
         }
         for node in manifest.nodes.values():
-            if node.resource_type != "test" or node.config.get("store_failures"):
-                self._resolve_relation(node, custom_naming)
-            else:
-                node.database = self.ctx.default_database(node.target)
-                node.schema = self.ctx.default_schema(node.target)
+            # tests too (dbt: <schema>_dbt_test__audit), since --store-failures can store any
+            self._resolve_relation(node, custom_naming)
         for node in manifest.sources.values():
             node.database = node.database or self.ctx.default_database(
                 node.config.get("connection"))
@@ -689,6 +700,14 @@ def _test_spec(spec: Any, rel: str) -> tuple[str, dict[str, Any], dict[str, Any]
     args.update(body)
     args.pop("name", None)
     return str(name), args, cfg
+
+
+def _custom_test_name(spec: Any) -> str | None:
+    if isinstance(spec, dict) and len(spec) == 1:
+        body = next(iter(spec.values()))
+        if isinstance(body, dict) and body.get("name"):
+            return str(body["name"])
+    return None
 
 
 def _file_checksum(path: Path) -> str:

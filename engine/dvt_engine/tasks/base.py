@@ -35,15 +35,18 @@ def found_line(manifest: Manifest, operations: int = 0) -> str:
     counts["operation"] = operations
     counts["source"] = len(manifest.sources)
     parts = []
-    for rtype, singular, plural in (
-        ("model", "model", "models"), ("snapshot", "snapshot", "snapshots"),
-        ("analysis", "analysis", "analyses"), ("test", "data test", "data tests"),
-        ("seed", "seed", "seeds"), ("operation", "operation", "operations"),
-        ("source", "source", "sources"),
-    ):
+    # dbt lists types in the order it parsed their first node: singular tests (tests/*.sql)
+    # come before seeds, generic tests (from YAML) after seeds and hooks
+    singular = any(n.resource_type == "test" and n.test_metadata is None
+                   for n in manifest.nodes.values())
+    order = [("model", "model", "models"), ("snapshot", "snapshot", "snapshots"),
+             ("analysis", "analysis", "analyses"), ("seed", "seed", "seeds"),
+             ("operation", "operation", "operations")]
+    order.insert(3 if singular else 5, ("test", "data test", "data tests"))
+    for rtype, singular_name, plural in [*order, ("source", "source", "sources")]:
         n = counts.get(rtype, 0)
         if n:
-            parts.append(f"{n} {singular if n == 1 else plural}")
+            parts.append(f"{n} {singular_name if n == 1 else plural}")
     parts.append(f"{len(manifest.macros)} macros")
     return "Found " + ", ".join(parts)
 

@@ -26,30 +26,49 @@ def run(session: Session, args: argparse.Namespace) -> CommandResult:
     session.flags.update(full_refresh=bool(getattr(args, "full_refresh", False)),
                          which="compile")
     if args.inline:
+        concurrency_line(session, args)
         sql = compile_inline(session, args.inline)
-        _print(session, "inline_query", sql, args.output)
+        _print(session, None, sql, args.output)
         return CommandResult("compile", True, data=sql)
     ids = [u for u in select_ids(session, args, COMPILE_TYPES)
            if manifest.nodes.get(u) is not None and not manifest.nodes[u].is_ephemeral]
+    concurrency_line(session, args)
     executor = NodeExecutor(session)
     compiled: dict[str, str] = {}
     for uid in ids:
         compiled[uid] = executor.compile(manifest.nodes[uid])
     executor.flush()
     write_manifest(session)
-    if len(ids) == 1 or (args.select and len(ids) <= 3 and args.output != "json"):
-        for uid in ids:
-            _print(session, manifest.nodes[uid].name, compiled[uid], args.output)
-    else:
-        events.log(f"Compiled {len(ids)} nodes to {session.project.target_path}/compiled")
+    for uid in printed_ids(session, args, ids):
+        _print(session, manifest.nodes[uid].name, compiled[uid], args.output)
+    events.log(f"Compiled {len(ids)} nodes to {session.project.target_path}/compiled", "debug")
     data: str | dict[str, str] = next(iter(compiled.values())) if len(compiled) == 1 \
         else compiled
     return CommandResult("compile", True, data=data)
 
 
-def _print(session: Session, name: str, sql: str, output: str) -> None:
+def concurrency_line(session: Session, args: argparse.Namespace) -> None:
+    """dbt's 'Concurrency: N threads (target=...)' and a blank line, before the output."""
+    threads = int(getattr(args, "threads", None) or session.output().threads)
+    session.events.log(f"Concurrency: {threads} threads (target='{session.profile.target_name}')")
+    session.events.log("")
+
+
+def printed_ids(session: Session, args: argparse.Namespace, ids: list[str]) -> list[str]:
+    """dbt prints the nodes whose name occurs in the first --select argument (none without
+    --select: compiling everything only writes files)."""
+    if not args.select:
+        return []
+    first = args.select[0]
+    return [u for u in ids if session.manifest.get(u).name in first]
+
+
+def _print(session: Session, name: str | None, sql: str, output: str) -> None:
+    """dbt's CompiledNode event: a header line, then the SQL (JSON with --output json)."""
     if output == "json":
-        session.events.log(json.dumps({"node": name, "compiled": sql}), "result")
+        data = {"compiled": sql} if name is None else {"node": name, "compiled": sql}
+        session.events.log(json.dumps(data, indent=2), "result")
         return
-    session.events.log(f"Compiled node '{name}' is:")
+    session.events.log("Compiled inline node is:" if name is None
+                       else f"Compiled node '{name}' is:")
     session.events.log(sql, "result")

@@ -11,7 +11,7 @@ from typing import Any
 from dvt_engine.adapters import Adapter, Relation
 from dvt_engine.errors import DvtError
 from dvt_engine.filewriter import BackgroundWriter
-from dvt_engine.jinja.context import RenderState
+from dvt_engine.jinja.context import RenderState, inject_ctes
 from dvt_engine.manifest import Node
 from dvt_engine.runner import NodeResult
 from dvt_engine.session import Session
@@ -34,6 +34,8 @@ class NodeExecutor:
         self.show_seeds = show_seeds
         self.target_dir = session.target_dir
         self.writer = BackgroundWriter()
+        # when each node's compile step ended: run_results' timing has compile + execute
+        self._compiled_at: dict[str, float] = {}
 
     def flush(self) -> None:
         """Wait for compiled/run files to be on disk."""
@@ -42,23 +44,37 @@ class NodeExecutor:
 
     # -- compile --------------------------------------------------------------------
     def compile(self, node: Node) -> str:
-        extra = None
         if node.resource_type == "test" and node.test_metadata is not None:
-            extra = {"_dbt_generic_test_kwargs": self._test_kwargs(node)}
-        sql = self.compiler.compile_node(node, extra)
+            sql = self._compile_generic_test(node)
+        else:
+            sql = self.compiler.compile_node(node)
         node.compiled_code = sql
+        self._compiled_at[node.unique_id] = time.time()
         if self.write_files:
             self._write("compiled", node, sql)
         return sql
 
-    def _test_kwargs(self, node: Node) -> dict[str, Any]:
+    def _compile_generic_test(self, node: Node) -> str:
+        # one RenderState for the kwargs and the test: an ephemeral `model` (or `to`)
+        # adds its CTE there, and the CTEs are injected into the test's SQL
+        state = RenderState(node=node, execute=True)
+        extra = {"_dbt_generic_test_kwargs": self._test_kwargs(node, state)}
+        sql = self.compiler.render(node.raw_code, state, node.original_file_path, extra)
+        return inject_ctes(sql, state.ctes)
+
+    def _test_kwargs(self, node: Node, state: RenderState) -> dict[str, Any]:
+        """dbt renders the kwargs natively: `model` is a Relation (or the where-subquery
+        text), so tests may call adapter.get_columns_in_relation(model) or model.name."""
         kwargs = dict((node.test_metadata or {}).get("kwargs") or {})
         out = {}
         for key, value in kwargs.items():
-            if isinstance(value, str) and ("{{" in value or _CALL_VALUE.match(value)):
-                template = value if "{{" in value else "{{ " + value + " }}"
-                state = RenderState(node=node, execute=True)
-                out[key] = self.compiler.render(template, state, node.original_file_path)
+            if isinstance(value, str) and _CALL_VALUE.match(value):
+                box: list[Any] = []
+                self.compiler.render("{% do __dvt_box.append(" + value + ") %}", state,
+                                     node.original_file_path, {"__dvt_box": box})
+                out[key] = box[0] if box else None
+            elif isinstance(value, str) and "{{" in value:
+                out[key] = self.compiler.render(value, state, node.original_file_path)
             else:
                 out[key] = value
         return out
@@ -93,8 +109,11 @@ class NodeExecutor:
             if not exc.node and not exc.path:
                 exc.node = node.unique_id
             result = NodeResult(node.unique_id, "error", _short(exc, node), error=str(exc))
-        result.timing = [{"name": "execute", "started_at": _iso(started),
-                          "completed_at": _iso(time.time())}]
+        # dbt's two timing steps: compile (rendering), then execute (the statements)
+        compiled = self._compiled_at.pop(node.unique_id, started)
+        result.timing = [
+            {"name": "compile", "started_at": _iso(started), "completed_at": _iso(compiled)},
+            {"name": "execute", "started_at": _iso(compiled), "completed_at": _iso(time.time())}]
         result.node = node
         return result
 
@@ -142,7 +161,8 @@ class NodeExecutor:
         relation = self.relation(node)
         adapter.create_schema(relation.database, relation.schema or "")
         self._hooks(node, "pre-hook", adapter)
-        built = mat.build_seed(adapter, relation, Path(node.root_path or ""), node.config)
+        built = mat.build_seed(adapter, relation, Path(node.root_path or ""), node.config,
+                               full_refresh=self._full(node))
         self._hooks(node, "post-hook", adapter)
         preview = None
         if self.show_seeds:
@@ -184,19 +204,28 @@ class NodeExecutor:
         failures = int(row.get("failures") or 0)
         should_warn = str(row.get("should_warn")).lower() == "true"
         should_error = str(row.get("should_error")).lower() == "true"
-        severity = str(cfg.get("severity") or "ERROR").upper()
-        if severity == "ERROR" and should_error:
-            status = "fail"
-        elif should_warn or (severity == "WARN" and should_error):
-            status = "warn"
-        else:
-            status = "pass"
-        message = None if status == "pass" else \
-            f"Got {failures} result{'s' if failures != 1 else ''}, configured to " \
-            f"{'fail' if status == 'fail' else 'warn'} if {cfg.get('error_if' if status == 'fail' else 'warn_if') or '!= 0'}"
-        return NodeResult(node.unique_id, status, message, failures=failures,
+        status, message = _test_status(failures, should_warn, should_error, cfg,
+                                       bool(self.session.flags.get("warn_error")))
+        return NodeResult(node.unique_id, status, message,
+                          failures=0 if status == "pass" else failures,
                           compiled_code=sql, relation_name=relation_name,
                           adapter_response={})
+
+
+def _test_status(failures: int, should_warn: bool, should_error: bool, cfg: dict[str, Any],
+                 warn_error: bool) -> tuple[str, str | None]:
+    """dbt's test verdict: error severity + error_if -> fail; warn_if -> warn (fail under
+    --warn-error); the message names the threshold that decided."""
+    severity = str(cfg.get("severity") or "ERROR").upper()
+    if severity == "ERROR" and should_error:
+        status, threshold = "fail", cfg.get("error_if") or "!= 0"
+    elif should_warn:
+        status, threshold = ("fail" if warn_error else "warn"), cfg.get("warn_if") or "!= 0"
+    else:
+        return "pass", None
+    verb = "fail" if status == "fail" else "warn"
+    plural = "s" if failures != 1 else ""
+    return status, f"Got {failures} result{plural}, configured to {verb} if {threshold}"
 
 
 def _iso(ts: float) -> str:

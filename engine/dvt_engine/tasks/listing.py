@@ -20,7 +20,8 @@ def run(session: Session, args: argparse.Namespace) -> CommandResult:
         args.resource_type = None
     if args.resource_type and "default" in args.resource_type:
         args.resource_type = None
-    ids = select_ids(session, args, ALL_TYPES)
+    # dbt lists in unique_id order: models, seeds, sources, tests (then by name)
+    ids = sorted(select_ids(session, args, ALL_TYPES))
     lines = [_render(manifest.get(u), args) for u in ids]
     for line in lines:
         session.events.log(line, "result")
@@ -38,19 +39,21 @@ def _render(node: Node, args: argparse.Namespace) -> str:
         return node.original_file_path
     if args.output == "json":
         data = _json(node)
+        keys: Any = _DEFAULT_KEYS
         if args.output_keys:
-            keys = [k for key in args.output_keys for k in key.split(",")]
-            data = {k: data[k] for k in keys if k in data}
+            # dbt takes "name unique_id" (one quoted arg) as well as several args
+            keys = {k for key in args.output_keys for k in key.replace(",", " ").split()}
+        data = {k: v for k, v in data.items() if k in keys}
         return json.dumps(data, default=str)
     return ".".join(node.fqn) if node.resource_type != "source" else \
         "source:" + ".".join(node.fqn)
 
 
+# dbt's ListTask.ALLOWED_KEYS: the keys printed without --output-keys
+_DEFAULT_KEYS = frozenset(("alias", "name", "package_name", "depends_on", "tags", "config",
+                           "resource_type", "source_name", "original_file_path", "unique_id"))
+
+
 def _json(node: Node) -> dict[str, Any]:
-    full = node_json(node)
-    keep = ("name", "resource_type", "package_name", "original_file_path", "unique_id",
-            "alias", "config", "tags", "depends_on", "source_name", "identifier", "database",
-            "schema", "fqn", "description")
-    out = {k: full[k] for k in keep if k in full}
-    out.setdefault("depends_on", {"macros": [], "nodes": []})
-    return out
+    """The node's manifest entry (all keys; --output-keys picks from it), in its order."""
+    return node_json(node)

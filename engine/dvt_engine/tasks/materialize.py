@@ -160,13 +160,23 @@ def _names(cols: list[ColumnInfo]) -> list[str]:
     return [c.name for c in cols]
 
 
-def build_seed(adapter: Adapter, relation: Relation, path: Path, config: dict[str, Any]) -> Built:
+def build_seed(adapter: Adapter, relation: Relation, path: Path, config: dict[str, Any],
+               full_refresh: bool = False) -> Built:
+    column_types = {str(k): str(v) for k, v in (config.get("column_types") or {}).items()}
+    delimiter = str(config.get("delimiter") or ",")
+    # dbt quotes seed columns unless quote_columns is false
+    quote_columns = config.get("quote_columns") is not False
+    existing = _existing(adapter, relation)
+    if existing is not None and existing.type == "table" and not full_refresh:
+        # e.g. PostgreSQL: truncate + load in place keeps the views that read the seed
+        reloaded = adapter.reload_seed(relation, path, column_types, delimiter, quote_columns)
+        if reloaded is not None:
+            resp = AdapterResponse(f"INSERT {reloaded}", "INSERT", reloaded)
+            return Built(resp, relation, resp.message)
     staging = staging_name(relation)
     if _existing(adapter, staging) is not None:
         adapter.drop_relation(staging)
-    column_types = {str(k): str(v) for k, v in (config.get("column_types") or {}).items()}
-    rows = adapter.load_seed(staging, path, column_types, str(config.get("delimiter") or ","),
-                             bool(config.get("quote_columns")))
+    rows = adapter.load_seed(staging, path, column_types, delimiter, quote_columns)
     try:
         swap_in(adapter, staging, relation)
     except DvtError:

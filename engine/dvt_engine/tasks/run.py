@@ -87,9 +87,12 @@ def run_task(session: Session, args: argparse.Namespace, command: str,
     ids = [u for u in ids if not manifest.nodes[u].is_ephemeral
            and manifest.nodes[u].resource_type in DEFAULT_TYPES[command]]
     if not ids:
-        events.log("")
         events.log("Nothing to do. Try checking your model configs and model specification "
                    "args", "warn")
+        # dbt still writes run_results.json, with no results
+        artifacts.write_json(session.target_dir / "run_results.json",
+                             artifacts.run_results_json([], time.perf_counter() - started,
+                                                        {**args_json(args), "which": command}))
         write_manifest(session)
         return CommandResult(command, True, [], exit_code=EXIT_OK)
     threads = int(getattr(args, "threads", None) or session.output().threads)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+from decimal import Decimal
+from typing import Any
 
 from dvt_engine.session import Session
 from dvt_engine.tasks.base import EXIT_ERROR, CommandResult, found_line, select_ids
-from dvt_engine.tasks.compile import compile_inline
+from dvt_engine.tasks.compile import compile_inline, concurrency_line, printed_ids
 from dvt_engine.tasks.execute import NodeExecutor
 
 
@@ -19,18 +22,22 @@ def run(session: Session, args: argparse.Namespace) -> CommandResult:
     # a preview is of the node itself: its tests are not pulled in
     args.indirect_selection = getattr(args, "indirect_selection", None) or "empty"
     if args.inline:
+        concurrency_line(session, args)
         sql = compile_inline(session, args.inline)
         adapter = session.adapter()
-        name = "inline"
+        name = None
     else:
         ids = [u for u in select_ids(session, args, ("model", "seed", "snapshot", "test",
                                                       "analysis"))]
         if not ids:
             return CommandResult("show", True, data=None)
+        concurrency_line(session, args)
+        # dbt previews the selected node named in the first --select argument
+        named = printed_ids(session, args, ids)
         if len(ids) > 1:
             events.log(f"show previews one node; {len(ids)} selected, showing "
-                       f"{manifest.get(ids[-1]).name}", "warn")
-        node = manifest.nodes[ids[-1]]
+                       f"{manifest.get((named or ids)[-1]).name}", "debug")
+        node = manifest.nodes[(named or ids)[-1]]
         executor = NodeExecutor(session)
         if node.resource_type == "seed":
             sql = f"select * from {executor.relation(node)}"
@@ -43,24 +50,89 @@ def run(session: Session, args: argparse.Namespace) -> CommandResult:
     query = adapter.limit_query(sql, limit) if limit is not None and limit >= 0 else sql
     table = adapter.read_arrow(query)
     if args.output == "json":
-        events.log(json.dumps({"node": name, "show": table.to_pylist()}, default=str), "result")
+        rows = [{k: _json_value(v) for k, v in row.items()} for row in table.to_pylist()]
+        data = {"show": rows} if name is None else {"node": name, "show": rows}
+        events.log(json.dumps(data, indent=2, default=str), "result")
     else:
-        events.log(f"Previewing {'inline node' if name == 'inline' else f'node {name!r}'}:")
-        events.log(_text_table(table), "result")
+        events.log("Previewing inline node:" if name is None else f"Previewing node '{name}':")
+        events.log(print_table(table), "result")
     return CommandResult("show", True, data=table,
                          exit_code=0 if table is not None else EXIT_ERROR)
 
 
-def _text_table(table: object) -> str:
-    """dbt prints an agate-style table: | col | col |."""
+def _json_value(value: Any) -> Any:
+    """As dbt's agate table to_json: ints stay ints, decimals become floats, dates ISO."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    return value
+
+
+_MAX_COLUMNS, _MAX_WIDTH, _MAX_PRECISION = 6, 20, 3
+
+
+def print_table(table: Any) -> str:
+    """agate's Table.print_table as dbt calls it (all rows, 6 columns, 20 characters):
+    text left-aligned, other types right-aligned, decimals with grouping."""
+    names = list(table.column_names)
+    shown = names[:_MAX_COLUMNS]
+    text_cols = [_is_text(table.schema.field(n).type) for n in shown]
+    columns = [table.column(i).to_pylist() for i in range(len(shown))]
+    formatters = [_number_formatter(col, table.schema.field(i).type)
+                  for i, col in enumerate(columns)]
+    header = [_truncate(n) for n in shown]
+    rows = [[_truncate(_cell(col[r], formatters[i])) for i, col in enumerate(columns)]
+            for r in range(table.num_rows)]
+    if len(names) > _MAX_COLUMNS:
+        header.append("...")
+        text_cols.append(False)
+        rows = [[*row, "..."] for row in rows]
+    widths = [max([len(h), *[len(row[i]) for row in rows]]) for i, h in enumerate(header)]
+
+    def line(cells: list[str]) -> str:
+        parts = [f" {c.ljust(w) if text else c.rjust(w)} "
+                 for c, w, text in zip(cells, widths, text_cols, strict=True)]
+        return "|" + "|".join(parts) + "|"
+
+    divider = "| " + " | ".join("-" * w for w in widths) + " |"
+    return "\n".join([line(header), divider, *[line(row) for row in rows]])
+
+
+def _is_text(arrow_type: Any) -> bool:
     import pyarrow as pa
 
-    assert isinstance(table, pa.Table)
-    names = table.column_names
-    rows = [["" if v is None else str(v) for v in r.values()] for r in table.to_pylist()]
-    widths = [max([len(n), *[len(r[i]) for r in rows]]) for i, n in enumerate(names)]
-    header = "| " + " | ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)) + " |"
-    sep = "| " + " | ".join("-" * w for w in widths) + " |"
-    body = ["| " + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) + " |"
-            for r in rows]
-    return "\n".join([header, sep, *body])
+    return bool(pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type))
+
+
+def _truncate(text: str) -> str:
+    return text if len(text) <= _MAX_WIDTH else text[:_MAX_WIDTH - 3] + "..."
+
+
+def _number_formatter(values: list[Any], arrow_type: Any) -> Any:
+    """Floats and decimals: one number of places per column (at most 3), with grouping."""
+    import pyarrow as pa
+
+    if not (pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type)):
+        return None
+    places = 0
+    for v in values:
+        if v is None or (isinstance(v, float) and (v != v or v in (float("inf"), -float("inf")))):
+            continue
+        exponent = Decimal(str(v)).normalize().as_tuple().exponent
+        if isinstance(exponent, int):
+            places = max(places, -exponent)
+    ellipsis = "\u2026" if places > _MAX_PRECISION else ""
+    places = min(places, _MAX_PRECISION)
+    return lambda v: f"{Decimal(str(v)):,.{places}f}{ellipsis}"
+
+
+def _cell(value: Any, formatter: Any) -> str:
+    if value is None:
+        return ""
+    if formatter is not None and not (isinstance(value, float) and value in (
+            float("inf"), -float("inf"))):
+        return str(formatter(value))
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    return str(value)
