@@ -101,12 +101,22 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--empty", action="store_true", help=argparse.SUPPRESS)
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Skip:
+    """Stands in for the subparsers of commands not being run: building all of them
+    costs more than some commands take."""
+
+    def __getattr__(self, _name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = _Parser(prog="dvt", description="DVT: dbt-style pipelines across databases")
     parser.add_argument("--version", action="store_true")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
-    def cmd(name: str, help_text: str, aliases: Sequence[str] = ()) -> argparse.ArgumentParser:
+    def cmd(name: str, help_text: str, aliases: Sequence[str] = ()) -> Any:
+        if only is not None and only != name and only not in aliases:
+            return _Skip()
         p = sub.add_parser(name, help=help_text, aliases=list(aliases))
         _common(p)
         return p
@@ -180,18 +190,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_PARSER: argparse.ArgumentParser | None = None
+_PARSERS: dict[str | None, argparse.ArgumentParser] = {}
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    global _PARSER
-    if _PARSER is None:
-        _PARSER = build_parser()
+    first = next((a for a in argv if not a.startswith("-")), None)
+    only = first if first in TASKS else None  # an unknown word gets the full parser's error
+    parser = _PARSERS.get(only)
+    if parser is None:
+        parser = _PARSERS[only] = build_parser(only)
     try:
-        args = _PARSER.parse_args(list(argv))
+        args = parser.parse_args(list(argv))
     except ArgumentError as exc:
-        command = next((a for a in argv if not a.startswith("-")), None)
-        exc.hint = f"`dvt {command} --help` lists its options" if command else \
+        exc.hint = f"`dvt {only} --help` lists its options" if only else \
             "`dvt --help` lists the commands"
         raise
     if args.command is None:

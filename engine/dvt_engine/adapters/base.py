@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlglot import exp
 
@@ -133,6 +133,10 @@ class Adapter:
         assert table is not None
         return table
 
+    def fetch_dicts(self, sql: str) -> list[dict[str, Any]]:
+        """Small results (catalog, test verdicts) as rows; no Arrow needed."""
+        return self.read_arrow(sql).to_pylist()
+
     def write_arrow(self, relation: Relation, table: pa.Table) -> int:
         raise NotImplementedError
 
@@ -183,11 +187,18 @@ class Adapter:
     # -- DDL ----------------------------------------------------------------------
     def create_schema(self, database: str | None, schema: str) -> None:
         key = ((database or "").lower(), schema.lower())
-        if key in self._relations:
-            return
+        if key in self._relations or self.schema_exists(database, schema):
+            return  # a read is cheaper than a DDL statement, which commits
         target = exp.Table(db=exp.to_identifier(schema, quoted=True),
                            catalog=exp.to_identifier(database, quoted=True) if database else None)
         self.execute(self.render(exp.Create(this=target, kind="SCHEMA", exists=True)))
+
+    def schema_exists(self, database: str | None, schema: str) -> bool:
+        db = (database or self.database).replace("'", "''")
+        rows = self.fetch_dicts(
+            "select 1 as found from information_schema.schemata where lower(catalog_name) = "
+            f"lower('{db}') and lower(schema_name) = lower('{schema.replace(chr(39), '')}')")
+        return bool(rows)
 
     def drop_relation(self, relation: Relation) -> None:
         kind = "VIEW" if relation.type == "view" else "TABLE"
@@ -236,9 +247,12 @@ class Adapter:
 
     def merge(self, target: Relation, source: Relation, keys: list[str], columns: list[str],
               update_columns: list[str] | None = None) -> AdapterResponse:
+        # the aliases stay unquoted, as where they are declared (PostgreSQL folds their case)
         on = exp.and_(*[
-            exp.EQ(this=exp.column(k, table="DBT_INTERNAL_DEST", quoted=True),
-                   expression=exp.column(k, table="DBT_INTERNAL_SOURCE", quoted=True))
+            exp.EQ(this=exp.Column(this=exp.to_identifier(k, quoted=True),
+                                   table=exp.to_identifier("DBT_INTERNAL_DEST")),
+                   expression=exp.Column(this=exp.to_identifier(k, quoted=True),
+                                         table=exp.to_identifier("DBT_INTERNAL_SOURCE")))
             for k in keys
         ])
         upd = update_columns if update_columns is not None else columns

@@ -148,6 +148,18 @@ class DuckDBAdapter(Adapter):
         assert table is not None
         return table
 
+    def fetch_dicts(self, sql: str) -> list[dict[str, Any]]:
+        # plain rows: commands that never move data (run, seed) need not import pyarrow
+        import duckdb
+
+        cur = self._cursor()
+        try:
+            cur.execute(sql)
+            names = [d[0] for d in cur.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        except duckdb.Error as exc:
+            raise DatabaseError(_clean_error(exc)) from None
+
     def write_arrow(self, relation: Relation, table: pa.Table) -> int:
         cur = self._cursor()
         cur.register("dvt_arrow_in", table)
@@ -165,13 +177,9 @@ class DuckDBAdapter(Adapter):
             f"where lower(table_catalog) = lower('{_lit(database)}') "
             f"and lower(table_schema) = lower('{_lit(schema)}')"
         )
-        _, table = self.execute(sql, fetch=True)
-        assert table is not None
-        out = []
-        for name, kind in zip(table.column("table_name").to_pylist(),
-                              table.column("table_type").to_pylist(), strict=True):
-            out.append(Relation(database, schema, name, "view" if kind == "VIEW" else "table"))
-        return out
+        return [Relation(database, schema, r["table_name"],
+                         "view" if r["table_type"] == "VIEW" else "table")
+                for r in self.fetch_dicts(sql)]
 
     def get_columns(self, relation: Relation) -> list[ColumnInfo]:
         sql = (
@@ -181,10 +189,7 @@ class DuckDBAdapter(Adapter):
             f"and lower(table_catalog) = lower('{_lit(relation.database or self.database)}') "
             "order by ordinal_position"
         )
-        _, table = self.execute(sql, fetch=True)
-        assert table is not None
-        return [ColumnInfo(n, t) for n, t in zip(table.column(0).to_pylist(),
-                                                  table.column(1).to_pylist(), strict=True)]
+        return [ColumnInfo(r["column_name"], r["data_type"]) for r in self.fetch_dicts(sql)]
 
     # -- seeds --------------------------------------------------------------------
     def load_seed(self, relation: Relation, path: Path, column_types: dict[str, str],
@@ -194,6 +199,10 @@ class DuckDBAdapter(Adapter):
         if not path.exists():
             raise DatabaseError(f"Seed file not found: {path}", path=str(path),
                                 hint="Check seed-paths in dbt_project.yml.")
+        if path.suffix.lower() == ".csv":
+            rows = self._load_csv_typed(relation, path, delimiter, column_types)
+            if rows is not None:
+                return rows
         reader = self._seed_reader(path, delimiter)
         try:
             if path.suffix.lower() == ".csv":
@@ -215,6 +224,76 @@ class DuckDBAdapter(Adapter):
             raise
         self.cache_added(relation.incorporate(type="table"))
         return resp.rows_affected or 0
+
+    def _load_csv_typed(self, relation: Relation, path: Path, delimiter: str,
+                        column_types: dict[str, str]) -> int | None:
+        """The fast path: one typed pass with DuckDB's sniffer, then dbt's rules applied to
+        the loaded columns (in memory, cheap). None when the file needs the exact path:
+        a row the sniffer's sample did not foresee, or a type dbt would read as text."""
+        header = _csv_header(path, delimiter)
+        overrides = {n: t for n in header if (t := _override(column_types, n))}
+        opts = f"header = true, delim = '{_lit(delimiter)}', quote = '\"', escape = '\"'"
+        if overrides:
+            opts += ", types = {" + ", ".join(f"'{_lit(n)}': '{_lit(t)}'"
+                                              for n, t in overrides.items()) + "}"
+        try:
+            resp, _ = self.execute(f"create table {relation} as select * from "
+                                   f"read_csv('{_lit(str(path))}', {opts})")
+        except DatabaseError:
+            return None
+        columns = self.get_columns(relation)
+        casts = self._dbt_types(relation, columns, header, set(overrides))
+        if casts is None:
+            self.execute(f"drop table {relation}")
+            return None
+        for name, dtype in casts.items():
+            ident = self.quote(name)
+            using = f"trim({ident})::{dtype}" if dtype == "BOOLEAN" else f"{ident}::{dtype}"
+            self.execute(f"alter table {relation} alter column {ident} set data type {dtype} "
+                         f"using {using}")
+        self.cache_added(relation.incorporate(type="table"))
+        return resp.rows_affected or 0
+
+    def _dbt_types(self, relation: Relation, columns: list[ColumnInfo], header: list[str],
+                   fixed: set[str]) -> dict[str, str] | None:
+        """Columns whose sniffed type differs from dbt's agate type -> that type."""
+        if [c.name for c in columns] != header:
+            return None
+        ints, texts, casts = [], [], {}
+        for c in columns:
+            dtype = c.dtype.upper()
+            if c.name in fixed:
+                continue
+            if dtype in _INT_TYPES:
+                ints.append(c.name)
+            elif dtype in ("FLOAT", "REAL") or dtype.startswith("DECIMAL"):
+                casts[c.name] = "DOUBLE"
+            elif dtype == "VARCHAR":
+                texts.append(c.name)
+            elif dtype not in ("DOUBLE", "DATE", "TIMESTAMP", "BOOLEAN"):
+                return None  # TIME, TIMESTAMPTZ, ...: dbt keeps the text, which is gone here
+        if ints:
+            bounds = ", ".join(f"min({self.quote(n)}) >= -2147483648 and max({self.quote(n)}) "
+                               f"<= 2147483647 as c{i}" for i, n in enumerate(ints))
+            fits = self.fetch_dicts(f"select {bounds} from {relation}")[0]
+            for i, name in enumerate(ints):
+                # an all-NULL comparison is NULL: an empty column is an INTEGER too
+                want = "INTEGER" if fits[f"c{i}"] in (True, None) else "BIGINT"
+                if want != next(c.dtype.upper() for c in columns if c.name == name):
+                    casts[name] = want
+        if texts:
+            # agate gives a type only if every value fits it: a sample that already says
+            # text settles it; only the other columns need the whole-file checks
+            sample = f"(select * from {relation} limit {_SAMPLE_ROWS})"
+            sampled = self._type_checks(sample, texts)
+            maybe = [n for n, got in sampled.items() if _agate_type(got) != "VARCHAR"
+                     or not got["n"]]
+            if maybe:
+                for name, got in self._type_checks(str(relation), maybe).items():
+                    dtype = _agate_type(got)
+                    if dtype != "VARCHAR":
+                        casts[name] = dtype
+        return casts
 
     def _infer_csv_types(self, reader: str, names: list[str]) -> dict[str, str]:
         """Decide each column's type like dbt's agate TypeTester, over the whole file.
@@ -272,19 +351,15 @@ class DuckDBAdapter(Adapter):
                 cols.append(f"{exprs[key].replace('{c}', col)} filter (where {col} is not null)"
                             f" as c{len(keys)}")
                 keys.append((name, key))
-        _, table = self.execute(f"select {', '.join(cols)} from {reader}", fetch=True)
-        assert table is not None
-        row = table.to_pylist()[0]
+        row = self.fetch_dicts(f"select {', '.join(cols)} from {reader}")[0]
         out: dict[str, dict[str, Any]] = {name: {} for name in wanted}
         for i, (name, key) in enumerate(keys):
             out[name][key] = row[f"c{i}"]
         return out
 
     def _describe(self, reader: str) -> list[tuple[str, str]]:
-        _, table = self.execute(f"describe select * from {reader}", fetch=True)
-        assert table is not None
-        return list(zip(table.column("column_name").to_pylist(),
-                        table.column("column_type").to_pylist(), strict=True))
+        return [(r["column_name"], r["column_type"])
+                for r in self.fetch_dicts(f"describe select * from {reader}")]
 
     def _seed_reader(self, path: Path, delimiter: str) -> str:
         p = _lit(str(path))
@@ -299,6 +374,10 @@ class DuckDBAdapter(Adapter):
         columns = ", ".join(f"'{_lit(name)}': 'VARCHAR'" for name in _csv_header(path, delimiter))
         return (f"read_csv('{p}', header = true, delim = '{_lit(delimiter)}', quote = '\"', "
                 f"escape = '\"', skip = 0, auto_detect = false, columns = {{{columns}}})")
+
+
+_INT_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
+                        "USMALLINT", "UINTEGER", "UBIGINT"})
 
 
 def _csv_header(path: Path, delimiter: str) -> list[str]:

@@ -199,8 +199,8 @@ class NodeExecutor:
         )
         if self.write_files:
             self._write("run", node, wrapped)
-        table = adapter.read_arrow(wrapped)
-        row = table.to_pylist()[0] if table.num_rows else {"failures": 0}
+        verdict = adapter.fetch_dicts(wrapped)
+        row = verdict[0] if verdict else {"failures": 0}
         failures = int(row.get("failures") or 0)
         should_warn = str(row.get("should_warn")).lower() == "true"
         should_error = str(row.get("should_error")).lower() == "true"
