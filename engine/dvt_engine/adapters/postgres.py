@@ -818,22 +818,23 @@ def _numeric_from_text(col: Any) -> Any:
 
 
 def _normalize_adbc(table: pa.Table) -> pa.Table:
-    """ADBC hands numeric (and other types it has no Arrow type for) as opaque text:
-    numeric(p,s) becomes decimal128(p,s), unconstrained numeric the narrowest decimal,
-    the rest plain strings."""
+    """ADBC hands numeric (and other types it has no Arrow type for) as text, opaque or
+    plain: numeric(p,s) becomes decimal128(p,s), unconstrained numeric the narrowest
+    decimal, the rest plain strings."""
     import pyarrow as pa
 
-    if not any(isinstance(f.type, pa.BaseExtensionType) for f in table.schema):
+    def is_numeric(field: pa.Field) -> bool:
+        return (field.metadata or {}).get(b"POSTGRESQL:type") == b"numeric"
+
+    if not any(isinstance(f.type, pa.BaseExtensionType) or is_numeric(f) for f in table.schema):
         return table
     arrays = []
     for field, col in zip(table.schema, table.columns, strict=True):
         if isinstance(field.type, pa.BaseExtensionType):
-            storage = pa.chunked_array([c.storage for c in col.chunks], field.type.storage_type)
+            col = pa.chunked_array([c.storage for c in col.chunks], field.type.storage_type)
+        if is_numeric(field) and pa.types.is_string(col.type):
             meta = field.metadata or {}
-            if meta.get(b"POSTGRESQL:type") == b"numeric":
-                col = _numeric_typmod(storage, int(meta.get(b"POSTGRESQL:typmod", b"-1")))
-            else:
-                col = storage
+            col = _numeric_typmod(col, int(meta.get(b"POSTGRESQL:typmod", b"-1")))
         arrays.append(col)
     return pa.Table.from_arrays(arrays, names=table.column_names)
 
