@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite. Installs what the tests need first.
+# The whole test suite. Installs what the tests need first (Python packages into
+# .venv; PostgreSQL server binaries from Debian when missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/bootstrap.sh
+bash scripts/setup_services.sh
 .venv/bin/ruff check engine dvt_jupyter tests bench
 # unit + integration tests, two workers
 .venv/bin/python -m pytest -q -n 2 tests "$@"
