@@ -140,7 +140,8 @@ def run_task(session: Session, args: argparse.Namespace, command: str,
     ok = hook_error is None and all(r.status not in ("error", "fail", "skipped", "cancelled")
                                     for r in results)
     events.emit(RunFinished(command=command, elapsed=elapsed, results=results))
-    return CommandResult(command, ok, results, exit_code=EXIT_OK if ok else EXIT_FAILURE,
+    return CommandResult(command, ok, start_hooks + results + end_hooks,
+                         exit_code=EXIT_OK if ok else EXIT_FAILURE,
                          elapsed=elapsed)
 
 
