@@ -232,7 +232,7 @@ def run_command(argv: Sequence[str], session: Any = None,
 
         try:
             session = Session(args.project_dir, profiles_dir=args.profiles_dir,
-                              target=args.target, vars=args.vars)
+                              target=args.target, vars=args.vars, watch_files=False)
         except DvtError as exc:  # no project, bad dbt_project.yml: nothing to subscribe to
             if subscriber is not None:
                 for event in _error_events(exc, args):

@@ -37,7 +37,10 @@ class Session:
         target: str | None = None,
         vars: dict[str, Any] | None = None,
         events: EventBus | None = None,
+        watch_files: bool = True,
     ) -> None:
+        # a long-lived session (notebook) re-parses when files change; the CLI's does not
+        self.watch_files = watch_files
         self.project_dir = find_project_dir(Path(project_dir) if project_dir else None) \
             if project_dir is None else Path(project_dir).resolve()
         self.profiles_dir = profiles_dir
@@ -135,7 +138,7 @@ class Session:
 
     def parse(self, force: bool = False) -> Manifest:
         """Parse the project; reuse the last result when no file changed."""
-        fingerprint = self._files_fingerprint() if self._manifest is not None else None
+        fingerprint = self._files_fingerprint() if self.watch_files else None
         if not force and self._manifest is not None and fingerprint == self._fingerprint \
                 and self.overlays == self._parsed_overlays:
             return self._manifest
@@ -151,6 +154,7 @@ class Session:
             default_schema=lambda t: self.output(t).schema,
             default_database=self._default_database,
             overlays=dict(self.overlays),
+            extraction_cache=self._extraction_cache(fingerprint),
         )
         ProjectParser(ctx).parse(packages)
         selectors = self.project_dir / "selectors.yml"
@@ -160,8 +164,21 @@ class Session:
                                   if isinstance(s, dict) and "name" in s}
         self._manifest, self._registry, self._compiler = manifest, registry, compiler
         self._parsed_overlays = dict(self.overlays)
-        self._fingerprint = fingerprint if fingerprint is not None else self._files_fingerprint()
+        self._fingerprint = fingerprint
         return manifest
+
+    def _extraction_cache(self, fingerprint: dict[str, float] | None) -> dict[Any, Any]:
+        """Reuse what files rendered to last time, unless macros, project or vars changed."""
+        fp = fingerprint or {}
+        macro_dirs = tuple(str(self.project_dir / d) for d in self.project.macro_paths)
+        env = repr((sorted((k, v) for k, v in fp.items()
+                           if k.startswith(macro_dirs) or k.endswith(("_project.yml",
+                                                                        "packages.yml"))),
+                    self.cli_vars, self.target_name))
+        if env != getattr(self, "_extraction_env", None):
+            self._extraction_env = env
+            self._extractions: dict[Any, Any] = {}
+        return self._extractions
 
     def _default_database(self, target: str | None) -> str:
         if target not in self._databases:

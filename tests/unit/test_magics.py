@@ -145,3 +145,33 @@ def test_dag_text_form(ip, capsys):
     ip.run_line_magic("dvt", "dag")
     assert "DAG(nodes=2, edges=1)" in capsys.readouterr().out
     assert Path.cwd().name == "proj"
+
+
+def test_reparse_renders_only_changed_files(project):
+    """A long-lived session re-renders only the files that changed since the last parse."""
+    from dvt_engine.session import Session
+
+    for name in ("a", "b", "c"):
+        project.write(f"models/{name}.sql",
+                      "{% if true %}select 1 as id{% endif %}")  # needs Jinja to parse
+    session = Session(project.root, profiles_dir=str(project.root))
+    session.parse()
+    rendered: list[str] = []
+    real_render = session.compiler.render
+
+    def counting(source, state, path, extra=None):
+        rendered.append(path)
+        return real_render(source, state, path, extra)
+
+    import dvt_engine.jinja.context as context
+
+    original = context.Compiler.render
+    context.Compiler.render = lambda self, *a, **k: counting(*a, **k)  # type: ignore[method-assign]
+    try:
+        project.write("models/b.sql", "{% if true %}select 2 as id{% endif %}")
+        os.utime(project.root / "models" / "b.sql", (1, 1))  # a different mtime for sure
+        manifest = session.parse()
+    finally:
+        context.Compiler.render = original  # type: ignore[method-assign]
+    assert rendered == ["models/b.sql"]
+    assert "select 2" in manifest.nodes["model.proj.b"].raw_code

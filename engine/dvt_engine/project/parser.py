@@ -50,6 +50,10 @@ class ParseContext:
     # root-project files defined in memory (notebook cells): relative path -> text; they
     # replace a file at that path or add one
     overlays: dict[str, str] = field(default_factory=dict)
+    # (unique_id, checksum) -> (refs, sources, file config) from an earlier parse with the
+    # same macros and vars: an unchanged file is not rendered again
+    extraction_cache: dict[tuple[str, str], tuple[list[Any], list[Any], dict[str, Any]]] = \
+        field(default_factory=dict)
 
 
 # -- files --------------------------------------------------------------------------
@@ -275,7 +279,9 @@ class ProjectParser:
                 self._add(node)
 
     def _extract_calls(self, node: Node) -> None:
-        found = static_extract(node.raw_code)
+        key = (node.unique_id, node.checksum)
+        cached = self.ctx.extraction_cache.get(key)
+        found = cached if cached is not None else static_extract(node.raw_code)
         if found is not None:
             refs, sources, config = found
             node.refs.extend(refs)
@@ -283,7 +289,13 @@ class ProjectParser:
             if config:
                 node.config = merge_config(node.config, config)
                 self._file_configs[node.unique_id] = config
+            self.ctx.extraction_cache[key] = (list(refs), list(sources), config)
             return
+        self._render_calls(node)
+        self.ctx.extraction_cache[key] = (list(node.refs), list(node.sources),
+                                          self._file_configs.get(node.unique_id, {}))
+
+    def _render_calls(self, node: Node) -> None:
         state = RenderState(node=node, execute=False)
         try:
             self.ctx.compiler.render(node.raw_code, state, node.original_file_path)
