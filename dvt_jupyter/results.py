@@ -36,9 +36,9 @@ class RunResults:
     def from_command(cls, result: Any) -> RunResults:
         outcomes = [
             NodeOutcome(
-                name=r.node.name if r.node is not None else r.unique_id,
+                name=r.node.name if r.node is not None else _hook_name(r.unique_id),
                 unique_id=r.unique_id,
-                resource_type=r.node.resource_type if r.node is not None else "",
+                resource_type=r.node.resource_type if r.node is not None else "hook",
                 status=r.status, execution_time=r.execution_time,
                 rows_affected=r.rows_affected, failures=r.failures, message=r.message,
             )
@@ -92,11 +92,21 @@ class RunResults:
         for o in self.outcomes:
             detail = "" if o.status in _PASSED else html.escape(o.message or "")
             rows.append(
-                f"<tr class='dvt-{o.status}'><td>{html.escape(o.name)}</td>"
+                f"<tr class='dvt-{o.status}' style='text-align:left'>"
+                f"<td>{html.escape(o.name)}</td>"
                 f"<td>{o.resource_type}</td><td>{o.status}</td>"
                 f"<td>{'' if o.rows_affected is None else o.rows_affected}</td>"
                 f"<td><pre style='margin:0;white-space:pre-wrap'>{detail}</pre></td></tr>"
             )
         head = "<tr><th>node</th><th>type</th><th>status</th><th>rows</th><th>message</th></tr>"
         return (f"<div><b>{html.escape(repr(self))}</b>"
-                f"<table>{head}{''.join(rows)}</table></div>")
+                f"<table style='text-align:left'>{head}{''.join(rows)}</table></div>")
+
+
+def _hook_name(unique_id: str) -> str:
+    """operation.demo.demo-on-run-start-0 -> on-run-start.0"""
+    tail = unique_id.rsplit(".", 1)[-1]
+    for kind in ("on-run-start", "on-run-end"):
+        if kind in tail:
+            return f"{kind}.{tail.rsplit('-', 1)[-1]}"
+    return unique_id

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs what the tests need first (Python packages into
-# .venv; PostgreSQL server binaries from Debian when missing).
+# .venv; PostgreSQL server binaries and Chromium from Debian when missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/bootstrap.sh
 bash scripts/setup_services.sh
+bash scripts/setup_browser.sh      # Chromium + JupyterLab for tests/browser
 .venv/bin/ruff check engine dvt_jupyter tests bench
 # unit + integration tests, two workers
 .venv/bin/python -m pytest -q -n 2 tests "$@"
