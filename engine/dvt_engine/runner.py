@@ -44,15 +44,24 @@ Describe = Callable[[Node], str]
 
 class Runner:
     def __init__(self, manifest: Manifest, events: EventBus, *, threads: int = 1,
-                 fail_fast: bool = False) -> None:
+                 fail_fast: bool = False, on_cancel: Callable[[], None] | None = None) -> None:
         self.manifest = manifest
         self.events = events
         self.threads = max(1, threads)
         self.fail_fast = fail_fast
+        self.on_cancel = on_cancel  # stops running statements (adapters' cancel)
+        self.interrupted = False
         self._cancel = threading.Event()
 
     def cancel(self) -> None:
         self._cancel.set()
+
+    def interrupt(self) -> None:
+        """Ctrl-C: stop running statements; nodes not finished are marked cancelled."""
+        self.interrupted = True
+        self._cancel.set()
+        if self.on_cancel is not None:
+            self.on_cancel()
 
     # -- graph ------------------------------------------------------------------------
     def dependencies(self, selected: list[str], extra_edges: dict[str, set[str]] | None = None
@@ -128,8 +137,13 @@ class Runner:
                 started = time.perf_counter()
                 try:
                     result = execute(node)
+                except KeyboardInterrupt:
+                    self.interrupt()
+                    result = NodeResult(uid, "cancelled", "cancelled (ctrl-c)")
                 except Exception as exc:  # a bug or an unexpected driver error: fail the node
                     result = NodeResult(uid, "error", str(exc), error=str(exc))
+                if self.interrupted and result.status == "error":
+                    result.status, result.message = "cancelled", "cancelled (ctrl-c)"
                 result.execution_time = time.perf_counter() - started
                 result.node = node
             result.thread_id = threading.current_thread().name.replace("MainThread", "Thread-1")
@@ -160,7 +174,13 @@ class Runner:
             while ready:
                 ready.sort(key=position.__getitem__)
                 uid = ready.pop(0)
-                finish(uid, run_one(uid))
+                try:
+                    result = run_one(uid)
+                except KeyboardInterrupt:  # between statements: the node did not finish
+                    self.interrupt()
+                    result = NodeResult(uid, "cancelled", "cancelled (ctrl-c)",
+                                        node=self.manifest.get(uid))
+                finish(uid, result)
         else:
             self._run_pool(ready, position, run_one, finish)
         missing = [u for u in order if u not in results]
@@ -179,7 +199,11 @@ class Runner:
                 while ready and len(running) < self.threads:
                     uid = ready.pop(0)
                     running[pool.submit(run_one, uid)] = uid
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                try:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                except KeyboardInterrupt:
+                    self.interrupt()  # running statements fail fast; queued ones are skipped
+                    continue
                 for fut in done:
                     uid = running.pop(fut)
                     finish(uid, fut.result())

@@ -105,6 +105,9 @@ class Adapter:
     def open(self) -> None:
         """Connect (lazily called by execute)."""
 
+    def cancel(self) -> None:
+        """Stop the statements running on this output (Ctrl-C); connections stay usable."""
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()

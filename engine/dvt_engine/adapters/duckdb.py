@@ -27,6 +27,7 @@ class DuckDBAdapter(Adapter):
         self._db: duckdb.DuckDBPyConnection | None = None
         self._local = threading.local()
         self._open_lock = threading.Lock()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
 
     # -- identity ---------------------------------------------------------------
     @property
@@ -101,7 +102,15 @@ class DuckDBAdapter(Adapter):
             assert self._db is not None
             cur = self._db.cursor()
             self._local.cursor = cur
+            with self._open_lock:
+                self._cursors.append(cur)
         return cur
+
+    def cancel(self) -> None:
+        with self._open_lock:
+            cursors = list(self._cursors)
+        for cur in cursors:
+            cur.interrupt()  # the running query raises "INTERRUPT Error" in its thread
 
     def close(self) -> None:
         super().close()
@@ -109,6 +118,7 @@ class DuckDBAdapter(Adapter):
             self._db.close()
             self._db = None
         self._local = threading.local()
+        self._cursors = []
 
     @property
     def engine(self) -> sqlalchemy.Engine:
@@ -142,6 +152,11 @@ class DuckDBAdapter(Adapter):
             return AdapterResponse("OK", "OK", rows), None
         except duckdb.Error as exc:
             raise DatabaseError(_clean_error(exc)) from None
+        except RuntimeError as exc:
+            # DuckDB turns Ctrl-C during a query into RuntimeError: give it back as Ctrl-C
+            if "interrupted" in str(exc).lower():
+                raise KeyboardInterrupt from None
+            raise
 
     def read_arrow(self, sql: str) -> pa.Table:
         _, table = self.execute(sql, fetch=True)
@@ -159,6 +174,11 @@ class DuckDBAdapter(Adapter):
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
         except duckdb.Error as exc:
             raise DatabaseError(_clean_error(exc)) from None
+        except RuntimeError as exc:
+            # DuckDB turns Ctrl-C during a query into RuntimeError: give it back as Ctrl-C
+            if "interrupted" in str(exc).lower():
+                raise KeyboardInterrupt from None
+            raise
 
     def write_arrow(self, relation: Relation, table: pa.Table) -> int:
         cur = self._cursor()

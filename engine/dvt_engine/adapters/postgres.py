@@ -176,6 +176,13 @@ class PostgresAdapter(Adapter):
         raw.autocommit = False
         return _Conn(pooled, raw)
 
+    def cancel(self) -> None:
+        with self._lock:
+            conns = list(self._conns.values())
+        for conn in conns:
+            with contextlib.suppress(Exception):  # a connection that is idle has nothing to stop
+                conn.raw.cancel_safe()
+
     def close(self) -> None:
         with self._lock:
             conns = list(self._conns.values())

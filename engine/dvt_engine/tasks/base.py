@@ -12,7 +12,7 @@ from dvt_engine.manifest import Manifest
 from dvt_engine.runner import NodeResult
 from dvt_engine.session import Session
 
-EXIT_OK, EXIT_FAILURE, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 @dataclass
@@ -88,5 +88,8 @@ def write_manifest(session: Session, executions: dict[str, dict[str, Any]] | Non
         adapter_type = session.output().type
     except Exception:  # noqa: BLE001 - no profile is fine for parse-only commands
         adapter_type = None
+    if executions is None and adapter_type is not None:
+        # DVT: every node's execution path (pushdown / federation), as the planner decides
+        executions = {u: p.to_json() for u, p in session.execution_plans().items()}
     artifacts.write_json(session.target_dir / "manifest.json",
                          artifacts.manifest_json(session.manifest, adapter_type, executions))

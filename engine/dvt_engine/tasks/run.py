@@ -15,6 +15,7 @@ from dvt_engine.runner import NodeResult, Runner
 from dvt_engine.session import Session
 from dvt_engine.tasks.base import (
     EXIT_FAILURE,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     CommandResult,
     args_json,
@@ -72,6 +73,8 @@ def run_task(session: Session, args: argparse.Namespace, command: str,
              only_ids: list[str] | None = None) -> CommandResult:
     events = session.events
     started = time.perf_counter()
+    # `seed --target X` loads the seeds into X; without --target each keeps its own config
+    session.force_seed_target(getattr(args, "target", None) if command == "seed" else None)
     manifest = session.manifest
     events.log(found_line(manifest, len(session.project.on_run_start) +
                           len(session.project.on_run_end)))
@@ -105,9 +108,11 @@ def run_task(session: Session, args: argparse.Namespace, command: str,
         session, full_refresh=bool(getattr(args, "full_refresh", False)),
         store_failures=bool(getattr(args, "store_failures", False)),
         show_seeds=bool(getattr(args, "show", False)),
+        plans=session.execution_plans(ids),
     )
     runner = Runner(manifest, events, threads=threads,
-                    fail_fast=bool(getattr(args, "fail_fast", False)))
+                    fail_fast=bool(getattr(args, "fail_fast", False)),
+                    on_cancel=lambda: [a.cancel() for a in session.adapters_in_use()])
     session.runner = runner  # type: ignore[attr-defined]  # lets a front end cancel
     results: list[NodeResult] = []
     start_hooks, hook_error = _project_hooks(session, "on_run_start")
@@ -116,9 +121,6 @@ def run_task(session: Session, args: argparse.Namespace, command: str,
         edges = build_edges(manifest, ids) if command == "build" else None
         try:
             results = runner.run(ids, executor.execute, describe, edges)
-        except KeyboardInterrupt:
-            runner.cancel()
-            raise
         finally:
             executor.flush()
         end_hooks, hook_error = _project_hooks(session, "on_run_end")
@@ -140,8 +142,12 @@ def run_task(session: Session, args: argparse.Namespace, command: str,
     ok = hook_error is None and all(r.status not in ("error", "fail", "skipped", "cancelled")
                                     for r in results)
     events.emit(RunFinished(command=command, elapsed=elapsed, results=results))
+    if runner.interrupted:
+        events.log("Cancelled by ctrl-c: running statements were stopped; nothing half-built "
+                   "was kept.", "error")
     return CommandResult(command, ok, start_hooks + results + end_hooks,
-                         exit_code=EXIT_OK if ok else EXIT_FAILURE,
+                         exit_code=EXIT_INTERRUPTED if runner.interrupted else
+                         EXIT_OK if ok else EXIT_FAILURE,
                          elapsed=elapsed)
 
 
