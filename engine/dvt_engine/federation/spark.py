@@ -1,0 +1,315 @@
+"""The one SparkSession of this process, and Arrow in/out of it.
+
+Started lazily on the first federated model (a JVM costs seconds and hundreds of MB, so
+commands that never federate never pay for it) and reused by every later model, in a CLI
+run or a notebook kernel alike. `spark.remote` in the conf selects Spark Connect instead.
+
+Timestamps: the session uses `spark.sql.timestampType=TIMESTAMP_NTZ`, so naive Arrow
+timestamps stay naive through Spark (and `cast(x as timestamp)` is naive, as in DuckDB,
+PostgreSQL and Snowflake's default); tz-aware inputs come back as UTC instants.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+import threading
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dvt_engine.errors import DatabaseError, DvtError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql import DataFrame, SparkSession
+
+# Sized for a small machine (2 cores, 24 GiB): a 1M-row toArrow needs more than the
+# default 1g driver; few shuffle partitions because inputs are small and local.
+DEFAULT_CONF: dict[str, str] = {
+    "spark.master": "local[*]",
+    "spark.app.name": "dvt",
+    "spark.driver.memory": "4g",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.timestampType": "TIMESTAMP_NTZ",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.execution.arrow.pyspark.fallback.enabled": "true",
+}
+# only meaningful for a JVM we launch ourselves (not for Spark Connect)
+_LOCAL_ONLY = ("spark.master", "spark.driver.", "spark.ui.", "spark.sql.warehouse.dir")
+# our own keys, never passed to Spark
+LOG_LEVEL_KEY = "dvt.spark.log_level"
+DEFAULT_LOG_LEVEL = "ERROR"
+
+_LOG4J = """\
+rootLogger.level = {level}
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{{HH:mm:ss}} %p %c{{1}}: %m%n
+# pyspark runs as a "shell": Spark announces a log level change unless the level of the
+# class that starts logging is configured and equals the root level
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = {level}
+logger.sc.name = org.apache.spark.SparkContext
+logger.sc.level = {level}
+logger.gw.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gw.level = {level}
+"""
+
+_lock = threading.Lock()
+_session: SparkSession | None = None
+_workdir: Path | None = None
+
+
+class SparkUnavailable(DvtError):
+    kind = "Runtime Error"
+
+
+def spark_available() -> str | None:
+    """None when pyspark and java are there, else why not (for skips and `dvt debug`)."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed (pip install 'dvt-jupyter[spark]')"
+    if shutil.which("java") is None and not _java_home():
+        return "no Java runtime found (install Java 17+ or set JAVA_HOME)"
+    return None
+
+
+def _java_home() -> str | None:
+    import os
+
+    home = os.environ.get("JAVA_HOME")
+    return home if home and Path(home, "bin", "java").exists() else None
+
+
+def _quiet_imports() -> None:
+    # pyspark warns at import about pandas >= 3; it is not actionable for our users
+    warnings.filterwarnings("ignore", message=".*PySpark does not yet fully support pandas.*")
+
+
+def _quiet_python_loggers() -> None:
+    # pyspark logs every SQL error as a JSON record with the JVM stack trace on stderr;
+    # we raise the error (first line) ourselves, so the record is noise
+    import logging
+
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _workspace() -> Path:
+    """A private temp dir for the warehouse and log config, removed at exit."""
+    global _workdir
+    if _workdir is None:
+        _workdir = Path(tempfile.mkdtemp(prefix="dvt-spark-"))
+        atexit.register(shutil.rmtree, _workdir, True)
+    return _workdir
+
+
+def effective_conf(conf: dict[str, Any] | None = None) -> dict[str, str]:
+    """DEFAULT_CONF overlaid with `conf` (values as strings); Spark Connect drops local keys."""
+    merged = dict(DEFAULT_CONF)
+    merged.update({str(k): _conf_value(v) for k, v in (conf or {}).items()})
+    if "spark.remote" in merged:
+        merged = {k: v for k, v in merged.items() if not k.startswith(_LOCAL_ONLY)}
+    return merged
+
+
+def _conf_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def get_spark(conf: dict[str, Any] | None = None) -> SparkSession:
+    """The process's SparkSession, started on first call with DEFAULT_CONF + `conf`.
+
+    Later calls return the same session; runtime-settable keys (spark.sql.*) in `conf`
+    are applied to it, static ones (master, memory) only count at start.
+    """
+    global _session
+    with _lock:
+        if _session is not None and not _is_stopped(_session):
+            _apply_runtime_conf(_session, conf or {})
+            return _session
+        reason = spark_available()
+        if reason is not None:
+            raise SparkUnavailable(f"federation needs Spark: {reason}",
+                                   hint="run `dvt sync` or pip install pyspark")
+        _session = _start(effective_conf(conf))
+        return _session
+
+
+def _is_stopped(session: SparkSession) -> bool:
+    try:
+        return bool(session._jsc is None or session._jsc.sc().isStopped())  # type: ignore[attr-defined]
+    except Exception:  # Spark Connect sessions have no _jsc
+        return bool(getattr(session, "is_stopped", False))
+
+
+def _start(conf: dict[str, str]) -> SparkSession:
+    _quiet_imports()
+    from pyspark.sql import SparkSession
+
+    level = conf.pop(LOG_LEVEL_KEY, DEFAULT_LOG_LEVEL).upper()
+    builder = SparkSession.builder
+    if "spark.remote" in conf:
+        builder = builder.remote(conf.pop("spark.remote"))
+    else:
+        work = _workspace()
+        log4j = work / "log4j2.properties"
+        log4j.write_text(_LOG4J.format(level=level))
+        conf.setdefault("spark.sql.warehouse.dir", str(work / "warehouse"))
+        # the driver JVM reads this at launch: keeps Spark's startup chatter out of notebooks
+        java_opts = conf.get("spark.driver.extraJavaOptions", "")
+        conf["spark.driver.extraJavaOptions"] = (
+            f"{java_opts} -Dlog4j2.configurationFile=file:{log4j}".strip())
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:
+        raise SparkUnavailable(f"could not start Spark: {_first_line(exc)}",
+                               hint="check Java (17+) and the spark settings") from None
+    if "spark.remote" not in conf:
+        session.sparkContext.setLogLevel(level)
+    _quiet_python_loggers()
+    return session
+
+
+def _apply_runtime_conf(session: SparkSession, conf: dict[str, Any]) -> None:
+    for key, value in conf.items():
+        if key.startswith("spark.sql.") and key != "spark.sql.warehouse.dir":
+            session.conf.set(key, _conf_value(value))
+
+
+def stop_spark() -> None:
+    """Stop the shared session (tests, kernel shutdown); the next get_spark starts anew."""
+    global _session
+    with _lock:
+        if _session is not None:
+            _session.stop()
+            _session = None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# -- Arrow in --------------------------------------------------------------------------
+
+
+def spark_compatible(table: pa.Table) -> pa.Table:
+    """Cast Arrow types Spark cannot take to the nearest ones it can (values kept)."""
+    import pyarrow as pa
+
+    for i, field in enumerate(table.schema):
+        target = _spark_type(field.type)
+        if target != field.type:
+            # nanoseconds are truncated to Spark's microseconds (safe=False); every other
+            # cast widens, so it cannot lose values
+            column = table.column(i).cast(target, safe=not pa.types.is_timestamp(target))
+            table = table.set_column(i, pa.field(field.name, target, field.nullable), column)
+    return table
+
+
+def _spark_type(dtype: pa.DataType) -> pa.DataType:
+    import pyarrow as pa
+    import pyarrow.types as pt
+
+    if pt.is_dictionary(dtype):
+        return _spark_type(dtype.value_type)
+    if pt.is_unsigned_integer(dtype):
+        # widen so every value fits: u8->i16, u16->i32, u32->i64, u64->decimal(20,0)
+        return {8: pa.int16(), 16: pa.int32(), 32: pa.int64()}.get(dtype.bit_width,
+                                                                     pa.decimal128(20, 0))
+    if pt.is_large_string(dtype) or pt.is_string_view(dtype):
+        return pa.string()
+    if pt.is_large_binary(dtype) or pt.is_binary_view(dtype):
+        return pa.binary()
+    if pt.is_timestamp(dtype) and dtype.unit == "ns":
+        # Spark keeps microseconds; say so in the type instead of failing on overflow
+        return pa.timestamp("us", tz=dtype.tz)
+    if pt.is_time(dtype):
+        return pa.string()  # Spark has no TIME type: 'HH:MM:SS[.ffffff]'
+    if pt.is_decimal256(dtype) and dtype.precision <= 38:
+        return pa.decimal128(dtype.precision, dtype.scale)
+    if pt.is_large_list(dtype) or pt.is_list(dtype):
+        return pa.list_(pa.field(dtype.value_field.name, _spark_type(dtype.value_type)))
+    if pt.is_struct(dtype):
+        return pa.struct([pa.field(f.name, _spark_type(f.type), f.nullable) for f in dtype])
+    return dtype
+
+
+def arrow_to_view(spark: SparkSession, table: pa.Table, name: str) -> DataFrame:
+    """Register `table` as temp view `name` in `spark`; returns its DataFrame."""
+    table = spark_compatible(table)
+    try:
+        df = spark.createDataFrame(table)
+    except Exception:
+        # older pyspark (3.x) cannot take a pyarrow.Table; pandas keeps types via Arrow
+        df = spark.createDataFrame(table.to_pandas(types_mapper=None))
+    df.createOrReplaceTempView(name)
+    return df
+
+
+# -- Arrow out ------------------------------------------------------------------------
+
+
+def run_to_arrow(spark: SparkSession, sql: str,
+                 naive_timestamps: bool | Iterable[str] = False) -> pa.Table:
+    """Run `sql` in Spark and return the result as Arrow.
+
+    naive_timestamps: True, or the names of columns, whose tz-aware (UTC) timestamps are
+    returned naive (UTC wall clock) - for targets or columns that were naive at the source.
+    """
+    try:
+        df = spark.sql(sql)
+        table = df.toArrow() if hasattr(df, "toArrow") else _via_pandas(df)
+    except Exception as exc:
+        raise DatabaseError(f"Spark: {_spark_message(exc)}") from None
+    return _strip_tz(table, naive_timestamps)
+
+
+def _via_pandas(df: DataFrame) -> pa.Table:
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(df.toPandas(), preserve_index=False)
+
+
+def _strip_tz(table: pa.Table, which: bool | Iterable[str]) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.types as pt
+
+    if which is False:
+        return table
+    names = None if which is True else {n.casefold() for n in which}  # type: ignore[union-attr]
+    fields, changed = [], False
+    for field in table.schema:
+        dtype = field.type
+        if (pt.is_timestamp(dtype) and dtype.tz is not None
+                and (names is None or field.name.casefold() in names)):
+            # the values are UTC instants; dropping the zone keeps the UTC wall clock
+            dtype, changed = pa.timestamp(dtype.unit), True
+        fields.append(pa.field(field.name, dtype, field.nullable))
+    return table.cast(pa.schema(fields)) if changed else table
+
+
+def _spark_message(exc: BaseException) -> str:
+    """The useful first line of a Spark error (no JVM stack trace)."""
+    text = getattr(exc, "getMessage", lambda: str(exc))() if hasattr(exc, "getMessage") else str(exc)
+    lines = [ln for ln in str(text).strip().splitlines() if ln.strip()]
+    return lines[0] if lines else type(exc).__name__
