@@ -8,7 +8,7 @@ bash scripts/setup_services.sh
 bash scripts/setup_browser.sh      # Chromium + JupyterLab for tests/browser
 .venv/bin/ruff check engine dvt_jupyter tests bench
 # unit + integration tests, two workers
-.venv/bin/python -m pytest -q -n 2 tests "$@"
+.venv/bin/python -m pytest -q -n 2 --dist loadscope tests "$@"
 # the example notebooks, cell by cell, against their committed outputs
 .venv/bin/python -m pytest -q -p no:xdist --nbval examples/notebooks \
     --nbval-sanitize-with tests/notebooks/sanitize.cfg
