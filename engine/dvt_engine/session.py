@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from dvt_engine.project.yaml_io import env_var, load_yaml_file
 
 if TYPE_CHECKING:
     from dvt_engine.adapters.base import Adapter
+    from dvt_engine.planner import ExecutionPlan
 
 
 class Session:
@@ -56,10 +57,13 @@ class Session:
         self._registry: MacroRegistry | None = None
         self._compiler: Compiler | None = None
         self._fingerprint: dict[str, float] | None = None
-        self._databases: dict[str | None, str] = {}
+        self._databases: dict[str, str] = {}
+        # `dvt seed --target X`: the selected seeds load into X whatever their config says
+        self.seed_target: str | None = None
         # files defined in memory (notebook cells): relative path -> text
         self.overlays: dict[str, str] = {}
         self._parsed_overlays: dict[str, str] = {}
+        self._parsed_seed_target: str | None = None
 
     # -- YAML rendering ---------------------------------------------------------------
     def _render_yaml(self, text: str) -> Any:
@@ -140,7 +144,8 @@ class Session:
         """Parse the project; reuse the last result when no file changed."""
         fingerprint = self._files_fingerprint() if self.watch_files else None
         if not force and self._manifest is not None and fingerprint == self._fingerprint \
-                and self.overlays == self._parsed_overlays:
+                and self.overlays == self._parsed_overlays \
+                and self.seed_target == self._parsed_seed_target:
             return self._manifest
         self.project = load_project(self.project_dir, self._render_yaml)
         manifest = Manifest(project_name=self.project.name)
@@ -155,6 +160,7 @@ class Session:
             default_database=self._default_database,
             overlays=dict(self.overlays),
             extraction_cache=self._extraction_cache(fingerprint),
+            seed_target=self.seed_target,
         )
         ProjectParser(ctx).parse(packages)
         selectors = self.project_dir / "selectors.yml"
@@ -164,6 +170,7 @@ class Session:
                                   if isinstance(s, dict) and "name" in s}
         self._manifest, self._registry, self._compiler = manifest, registry, compiler
         self._parsed_overlays = dict(self.overlays)
+        self._parsed_seed_target = self.seed_target
         self._fingerprint = fingerprint
         return manifest
 
@@ -181,14 +188,16 @@ class Session:
         return self._extractions
 
     def _default_database(self, target: str | None) -> str:
-        if target not in self._databases:
-            self._databases[target] = self._database_of(target)
-        return self._databases[target]
+        # keyed by output name: a notebook's `--target` changes what None means
+        name = self.output(target).name
+        if name not in self._databases:
+            self._databases[name] = self._database_of(name)
+        return self._databases[name]
 
     def _database_of(self, target: str | None) -> str:
         output = self.output(target)
-        if output.type == "duckdb":
-            # the catalog name DuckDB gives the file: known without connecting
+        if output.type in ("duckdb", "sqlite"):
+            # the catalog name DuckDB gives the file (SQLite: its stem): known without connecting
             return self.adapter(target).database
         return str(output.settings.get("database") or output.settings.get("dbname") or
                    output.settings.get("catalog") or "")
@@ -211,6 +220,25 @@ class Session:
         return self.project.project_vars(self.cli_vars) if package == self.project.name else \
             {**{k: v for k, v in self.project.vars.items() if not isinstance(v, dict)},
              **(self.project.vars.get(package) or {}), **self.cli_vars}
+
+    # -- planning -----------------------------------------------------------------------
+    def force_seed_target(self, target: str | None) -> None:
+        """`seed --target X` puts the seeds on X (re-parsing: schema and database follow
+        the target); without --target each seed keeps its own config."""
+        if target != self.seed_target:
+            self.seed_target = target
+            if self._manifest is not None:
+                self.parse()
+
+    def execution_plans(self, unique_ids: Iterable[str] | None = None
+                        ) -> dict[str, ExecutionPlan]:
+        """Each node's path (pushdown or federation), its target and its foreign inputs."""
+        from dvt_engine.planner import plan_nodes
+
+        profile = self.profile
+        return plan_nodes(self.manifest, profile.outputs, profile.target_name,
+                          self.project_dir, unique_ids,
+                          relation_of=lambda n: str(self.compiler.relation_of(n)))
 
     @property
     def compiler(self) -> Compiler:

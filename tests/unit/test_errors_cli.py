@@ -213,15 +213,18 @@ def test_list_outputs_and_resource_types(project: Any) -> None:
     assert rows[0]["config"]["materialized"] == "table"
     assert rows[0]["depends_on"]["nodes"] == ["model.proj.stg"]
     assert rows[0]["original_file_path"] == "models/marts/final.sql"
-    # dbt's ListTask.ALLOWED_KEYS, in the manifest's order
+    # dbt's ListTask.ALLOWED_KEYS, in the manifest's order, then DVT's plan (planner.py)
     assert list(rows[0]) == ["name", "resource_type", "package_name", "original_file_path",
-                             "unique_id", "alias", "config", "tags", "depends_on"]
+                             "unique_id", "alias", "config", "tags", "depends_on",
+                             "target", "execution"]
+    assert (rows[0]["target"], rows[0]["execution"]) == ("dev", "pushdown")
     assert list(rows[0]["config"])[:8] == ["enabled", "alias", "schema", "database", "tags",
                                            "meta", "group", "materialized"]
     run = project.dvt("ls", "-q", "--output", "json", "--resource-type", "source")
     src = json.loads(run.output.splitlines()[0])
     assert set(src) == {"name", "resource_type", "package_name", "original_file_path",
-                        "unique_id", "source_name", "tags", "config"}
+                        "unique_id", "source_name", "tags", "config", "connection"}
+    assert src["connection"] == "dev"  # DVT: the output it is read from (the default here)
     run = project.dvt("ls", "-q", "--output", "json", "--output-keys", "name unique_id",
                       "-s", "stg")
     assert json.loads(run.output) == {"name": "stg", "unique_id": "model.proj.stg"}

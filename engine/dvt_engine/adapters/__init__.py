@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 _ADAPTERS = {
     "duckdb": "dvt_engine.adapters.duckdb:DuckDBAdapter",
     "postgres": "dvt_engine.adapters.postgres:PostgresAdapter",
+    "sqlite": "dvt_engine.adapters.sqlite:SQLiteAdapter",
 }
 
 __all__ = ["Adapter", "AdapterResponse", "ColumnInfo", "Relation", "create_adapter"]

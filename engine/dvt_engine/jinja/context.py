@@ -46,6 +46,9 @@ class RenderState:
     statements: dict[str, dict[str, Any]] = field(default_factory=dict)
     # config() calls seen while parsing, in order: YAML configs sit below them
     configs: list[dict[str, Any]] = field(default_factory=list)
+    # the output the SQL runs on when not the node's own: an ephemeral model is inlined
+    # into its consumer, so `target`/`adapter` in it are the consumer's
+    run_on: str | None = None
 
 
 class ConfigAccessor:
@@ -211,11 +214,8 @@ class AdapterProxy:
     def check_schema_exists(self, database: str, schema: str) -> bool:
         if not self._state.execute or self._adapter is None:
             return False
-        rows = self._adapter.read_arrow(
-            "select 1 from information_schema.schemata where lower(schema_name) = "
-            f"lower('{schema}')"
-        )
-        return rows.num_rows > 0
+        # the adapter knows its catalog (SQLite has no information_schema)
+        return self._adapter.schema_exists(database, schema)
 
     def list_relations_without_caching(self, schema_relation: Relation) -> list[Relation]:
         if not self._state.execute or self._adapter is None:
@@ -352,9 +352,11 @@ class Compiler:
         node = state.node
         parsing = not state.execute
         adapter = self._adapter(node) if state.execute else None
+        if state.run_on is not None and self.adapter_for is not None and state.execute:
+            adapter = self.adapter_for(state.run_on)
         if adapter is None and self.adapter_for is not None and state.execute:
             adapter = self.adapter_for(None)
-        output = self.output_for(node.target if node is not None else None)
+        output = self.output_for(state.run_on or (node.target if node is not None else None))
         ctx: dict[str, Any] = {}
         package = node.package_name if node is not None else self.project_name
 
@@ -511,7 +513,10 @@ class Compiler:
         cte_id = f"__dbt__cte__{target.name}"
         if cte_id in state.ctes:
             return
-        inner = RenderState(node=target, execute=True, ctes=state.ctes)
+        consumer = state.node
+        run_on = state.run_on or (consumer.target if consumer is not None else None) or \
+            self.output_for(None).name
+        inner = RenderState(node=target, execute=True, ctes=state.ctes, run_on=run_on)
         sql = self.render(target.raw_code, inner, target.original_file_path)
         state.ctes[cte_id] = sql
 

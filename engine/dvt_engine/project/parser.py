@@ -54,6 +54,8 @@ class ParseContext:
     # same macros and vars: an unchanged file is not rendered again
     extraction_cache: dict[tuple[str, str], tuple[list[Any], list[Any], dict[str, Any]]] = \
         field(default_factory=dict)
+    # `dvt seed --target X`: every seed (and the tests on it) goes to X, whatever its config
+    seed_target: str | None = None
 
 
 # -- files --------------------------------------------------------------------------
@@ -547,6 +549,8 @@ class ProjectParser:
         for uid, node in list(manifest.nodes.items()):
             if not node.enabled:
                 manifest.disabled[uid] = manifest.nodes.pop(uid)
+        if self.ctx.seed_target:
+            self._force_seed_target(self.ctx.seed_target)
         manifest.invalidate()
         compiler = self.ctx.compiler
         compiler._name_index = None
@@ -569,6 +573,18 @@ class ProjectParser:
             node.depends_on_nodes = list(dict.fromkeys(deps))
         manifest.invalidate()
         manifest.topological_order()  # raises on a cycle
+
+    def _force_seed_target(self, target: str) -> None:
+        """Before relations are resolved, so schema and database follow the new target."""
+        nodes = self.manifest.nodes
+        for node in nodes.values():
+            if node.resource_type == "seed":
+                node.config["target"] = target
+        for node in nodes.values():
+            parent = nodes.get(node.attached_node or "")
+            if node.resource_type == "test" and parent is not None \
+                    and parent.resource_type == "seed":
+                node.config["target"] = target
 
     def _resolve_relation(self, node: Node, custom: dict[str, bool]) -> None:
         cfg = node.config

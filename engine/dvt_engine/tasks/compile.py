@@ -6,6 +6,7 @@ import argparse
 import json
 
 from dvt_engine.jinja.context import RenderState, inject_ctes
+from dvt_engine.planner import describe as describe_plan
 from dvt_engine.session import Session
 from dvt_engine.tasks.base import CommandResult, found_line, select_ids, write_manifest
 from dvt_engine.tasks.execute import NodeExecutor
@@ -38,7 +39,11 @@ def run(session: Session, args: argparse.Namespace) -> CommandResult:
     for uid in ids:
         compiled[uid] = executor.compile(manifest.nodes[uid])
     executor.flush()
-    write_manifest(session)
+    plans = session.execution_plans()
+    write_manifest(session, {u: p.to_json() for u, p in plans.items()})
+    # DVT: each node's execution path, decided before anything runs
+    for uid in ids:
+        events.log(describe_plan(manifest, manifest.nodes[uid], plans[uid]))
     for uid in printed_ids(session, args, ids):
         _print(session, manifest.nodes[uid].name, compiled[uid], args.output)
     events.log(f"Compiled {len(ids)} nodes to {session.project.target_path}/compiled", "debug")

@@ -236,6 +236,10 @@ def _one_line(exc: BaseException) -> str:
 def _driver_version(adapter_type: str) -> str | None:
     from importlib import metadata
 
+    if adapter_type == "sqlite":  # part of Python: the library's version
+        import sqlite3
+
+        return sqlite3.sqlite_version
     try:
         return metadata.version(adapter_type)
     except metadata.PackageNotFoundError:

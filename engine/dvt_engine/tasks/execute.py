@@ -13,6 +13,7 @@ from dvt_engine.errors import DvtError
 from dvt_engine.filewriter import BackgroundWriter
 from dvt_engine.jinja.context import RenderState, inject_ctes
 from dvt_engine.manifest import Node
+from dvt_engine.planner import ExecutionPlan, federation_unavailable
 from dvt_engine.runner import NodeResult
 from dvt_engine.session import Session
 from dvt_engine.tasks import materialize as mat
@@ -25,8 +26,11 @@ class NodeExecutor:
 
     def __init__(self, session: Session, *, full_refresh: bool = False,
                  store_failures: bool = False, write_files: bool = True,
-                 show_seeds: bool = False) -> None:
+                 show_seeds: bool = False,
+                 plans: dict[str, ExecutionPlan] | None = None) -> None:
         self.session = session
+        # the planner's decision per node: its target, and federation's foreign inputs
+        self.plans = plans or {}
         self.compiler = session.compiler
         self.full_refresh = full_refresh
         self.store_failures = store_failures
@@ -86,7 +90,8 @@ class NodeExecutor:
         self.writer.write(path, sql)
 
     def adapter(self, node: Node) -> Adapter:
-        return self.session.adapter(node.target)
+        plan = self.plans.get(node.unique_id)
+        return self.session.adapter(plan.target if plan is not None else node.target)
 
     def relation(self, node: Node) -> Relation:
         return self.compiler.relation_of(node)
@@ -95,6 +100,10 @@ class NodeExecutor:
     def execute(self, node: Node) -> NodeResult:
         started = time.time()
         try:
+            plan = self.plans.get(node.unique_id)
+            if plan is not None and plan.is_federated:
+                # fails alone: the runner skips its descendants, everything else runs
+                raise federation_unavailable(self.session.manifest, node, plan)
             if node.resource_type == "test":
                 result = self._run_test(node)
             elif node.resource_type == "seed":
