@@ -19,6 +19,7 @@ from traitlets import Bool, Int
 from traitlets.config import Configurable
 
 from dvt_jupyter.results import RunResults
+from dvt_jupyter.widgets import preview_caption
 
 RUN_COMMANDS = ("run", "build", "seed", "test", "snapshot", "retry")
 
@@ -188,7 +189,10 @@ class DvtMagics(Magics):
         if args.command in RUN_COMMANDS:
             return RunResults.from_command(result)
         if args.command == "show":
-            return result.data.to_pandas() if result.data is not None else None
+            if result.data is None:
+                return None
+            print(preview_caption(result.data, args.limit))
+            return result.data.to_pandas()
         if args.command in ("compile", "list", "ls"):
             return result.data
         return None
@@ -257,4 +261,5 @@ class DvtMagics(Magics):
             table = adapter.read_arrow(adapter.limit_query(sql, limit) if limit >= 0 else sql)
         except DvtError as exc:
             return self._error(exc)
+        print(preview_caption(table, limit))
         return table.to_pandas()

@@ -144,10 +144,12 @@ def dag_view(manifest: Manifest, ids: list[str], target_of: dict[str, str]) -> A
                  text=f"DAG(nodes={len(layout.ids)}, edges={len(layout.edges)})")
 
 
-def preview(table: Any, limit: int) -> str:
-    """A text footer for previews: row count and types."""
-    types = ", ".join(f"{f.name}: {f.type}" for f in table.schema)
-    return f"{table.num_rows} rows (limit {limit}) — {types}"
+def preview_caption(table: Any, limit: int | None) -> str:
+    """The line above a preview: row count (and whether the limit cut it) and types."""
+    n = table.num_rows
+    cut = f", limited to {limit}" if limit is not None and limit >= 0 and n >= limit else ""
+    types = ", ".join(f"{f.name} {f.type}" for f in table.schema)
+    return f"{n} row{'s' if n != 1 else ''}{cut}: {types}"
 
 
 @lru_cache(maxsize=1)

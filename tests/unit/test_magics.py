@@ -41,13 +41,16 @@ def test_build_returns_results(ip, capsys):
     assert "Done. PASS=3" in capsys.readouterr().out
 
 
-def test_show_returns_dataframe(ip):
+def test_show_returns_dataframe(ip, capsys):
     ip.run_line_magic("dvt", "seed")
     ip.run_line_magic("dvt", "run")
+    capsys.readouterr()
     df = ip.run_line_magic("dvt", "show -s orders --limit 2")
     assert isinstance(df, pd.DataFrame)
     assert list(df.columns) == ["id", "amount"]
     assert len(df) == 2
+    # the preview says how many rows, that the limit cut them, and the types
+    assert "2 rows, limited to 2: id int32, amount int32" in capsys.readouterr().out
 
 
 def test_failure_is_falsy_and_raise_flag(ip, project):
