@@ -76,7 +76,9 @@ def connection_key(output: Output, project_dir: Path) -> tuple[Any, ...]:
     """What makes two outputs reach the same relations (schema is deliberately absent)."""
     s = output.settings
     if output.type in ("duckdb", "sqlite"):
-        raw = str(s.get("path") or s.get("database") or ":memory:")
+        # the file, as the adapters read it (`database:` is a catalog name, not a file)
+        raw = str(s.get("path") or (s.get("schemas_and_paths") or {}).get("main") or
+                  ":memory:")
         if raw.startswith(":memory:"):
             return (output.type, raw, output.name)  # each in-memory output is its own db
         if raw.startswith("md:"):

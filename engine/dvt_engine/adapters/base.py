@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlglot import exp
-
 from dvt_engine.adapters.relation import Relation
 from dvt_engine.project.profiles import Output
 
 if TYPE_CHECKING:
     import pyarrow as pa
     import sqlalchemy
+    from sqlglot import exp
 
 
 @dataclass
@@ -87,14 +86,21 @@ class Adapter:
     def schema(self) -> str:
         return self.output.schema
 
+    quote_char: ClassVar[str] = '"'
+
     def quote(self, identifier: str) -> str:
-        return exp.to_identifier(identifier, quoted=True).sql(self.dialect)
+        # ANSI quoting, as sqlglot renders it for these dialects; kept free of sqlglot so
+        # that commands which build no DDL (run of views, show) never import it
+        q = self.quote_char
+        return f"{q}{identifier.replace(q, q + q)}{q}"
 
     def relation(self, database: str | None, schema: str | None, identifier: str | None,
                  type: str | None = None) -> Relation:
         return Relation(database=database, schema=schema, identifier=identifier, type=type)
 
     def table_expr(self, relation: Relation) -> exp.Table:
+        from sqlglot import exp
+
         return exp.table_(relation.identifier, db=relation.schema, catalog=relation.database,
                           quoted=True)
 
@@ -192,6 +198,8 @@ class Adapter:
         key = ((database or "").lower(), schema.lower())
         if key in self._relations or self.schema_exists(database, schema):
             return  # a read is cheaper than a DDL statement, which commits
+        from sqlglot import exp
+
         target = exp.Table(db=exp.to_identifier(schema, quoted=True),
                            catalog=exp.to_identifier(database, quoted=True) if database else None)
         self.execute(self.render(exp.Create(this=target, kind="SCHEMA", exists=True)))
@@ -204,12 +212,16 @@ class Adapter:
         return bool(rows)
 
     def drop_relation(self, relation: Relation) -> None:
+        from sqlglot import exp
+
         kind = "VIEW" if relation.type == "view" else "TABLE"
         self.execute(self.render(exp.Drop(tables=[self.table_expr(relation)], kind=kind,
                                           exists=True)))
         self.cache_dropped(relation)
 
     def rename_relation(self, relation: Relation, new_identifier: str) -> Relation:
+        from sqlglot import exp
+
         kind = "VIEW" if relation.type == "view" else "TABLE"
         self.execute(self.render(exp.Alter(
             this=self.table_expr(relation), kind=kind,
@@ -229,6 +241,8 @@ class Adapter:
         return resp
 
     def insert_into(self, target: Relation, source: Relation, columns: list[str]) -> AdapterResponse:
+        from sqlglot import exp
+
         cols = [exp.column(c, quoted=True) for c in columns]
         select = exp.select(*cols).from_(self.table_expr(source))
         stmt = exp.insert(select, self.table_expr(target),
@@ -238,6 +252,8 @@ class Adapter:
 
     def delete_matching(self, target: Relation, source: Relation, keys: list[str]) -> None:
         """delete from target where (keys) in (select keys from source)."""
+        from sqlglot import exp
+
         tcols = [exp.column(k, table="dvt_target", quoted=True) for k in keys]
         scols = [exp.column(k, quoted=True) for k in keys]
         lhs = tcols[0] if len(tcols) == 1 else exp.Tuple(expressions=tcols)
@@ -250,6 +266,8 @@ class Adapter:
 
     def merge(self, target: Relation, source: Relation, keys: list[str], columns: list[str],
               update_columns: list[str] | None = None) -> AdapterResponse:
+        from sqlglot import exp
+
         # the aliases stay unquoted, as where they are declared (PostgreSQL folds their case)
         on = exp.and_(*[
             exp.EQ(this=exp.Column(this=exp.to_identifier(k, quoted=True),

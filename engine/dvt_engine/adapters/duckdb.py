@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ class DuckDBAdapter(Adapter):
         self._cursors: list[duckdb.DuckDBPyConnection] = []
 
     # -- identity ---------------------------------------------------------------
-    @property
+    @cached_property
     def path(self) -> str:
         raw = str(self.output.settings.get("path") or ":memory:")
         if raw.startswith(":memory:") or raw.startswith("md:"):
@@ -38,7 +39,7 @@ class DuckDBAdapter(Adapter):
         p = Path(raw).expanduser()
         return str(p if p.is_absolute() else self.project_root / p)
 
-    @property
+    @cached_property
     def database(self) -> str:
         configured = self.output.settings.get("database")
         if configured:

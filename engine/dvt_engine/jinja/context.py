@@ -348,7 +348,8 @@ class Compiler:
             return None
 
     # -- context ------------------------------------------------------------------
-    def context(self, state: RenderState, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def context(self, state: RenderState, extra: dict[str, Any] | None = None,
+                with_macros: bool = True) -> dict[str, Any]:
         node = state.node
         parsing = not state.execute
         adapter = self._adapter(node) if state.execute else None
@@ -476,6 +477,9 @@ class Compiler:
         ctx["adapter"] = AdapterProxy(self, adapter, state, ctx)
         if extra:
             ctx.update(extra)
+        ctx["builtins"]["config"] = ctx["config"]
+        if not with_macros:
+            return ctx
         macros = self.registry.bind(ctx)
         ctx.update(macros)
         # macros by package: dbt.x, dvt.x, <project>.x
@@ -484,7 +488,6 @@ class Compiler:
             ctx.setdefault(pkg, _Namespace(ns))
         builtin_ns = _Namespace(self.registry.package_namespace("dvt", ctx))
         ctx.setdefault("dbt", builtin_ns)
-        ctx["builtins"]["config"] = ctx["config"]
         return ctx
 
     # -- rendering ----------------------------------------------------------------
@@ -493,7 +496,9 @@ class Compiler:
         from dvt_engine.jinja.environment import template_error
 
         template = _template_cache(template_src, path, not state.execute)
-        ctx = self.context(state, extra)
+        # most models only call ref/source/config: binding every macro for them costs more
+        # than the render itself
+        ctx = self.context(state, extra, with_macros=self._uses_macros(template_src))
         try:
             return template.render(ctx)
         except MacroReturn as ret:
@@ -502,6 +507,14 @@ class Compiler:
             raise
         except Exception as exc:  # Jinja or Python error inside the template
             raise template_error(exc, path) from None
+
+    def _uses_macros(self, source: str) -> bool:
+        names = _referenced_names(source)
+        if names is None:
+            return True
+        registry = self.registry
+        return any(n in registry.by_name or n in registry.by_package or n in _MACRO_GATES
+                   for n in names)
 
     def compile_node(self, node: Node, extra: dict[str, Any] | None = None) -> str:
         """Compile a node's SQL for execution; ephemeral refs become leading CTEs."""
@@ -535,6 +548,26 @@ class Compiler:
 
 _MISSING = object()
 _template_cache_store: dict[tuple[str, str, bool], Any] = {}
+# names through which a template can reach macros without naming one
+_MACRO_GATES = frozenset({"adapter", "dbt", "dvt", "context", "builtins"})
+_names_cache: dict[str, frozenset[str] | None] = {}
+
+
+def _referenced_names(source: str) -> frozenset[str] | None:
+    """The free names a template uses (None if it cannot be told)."""
+    if source in _names_cache:
+        return _names_cache[source]
+    from jinja2 import TemplateSyntaxError, meta
+
+    from dvt_engine.jinja.environment import get_environment
+
+    try:
+        names: frozenset[str] | None = frozenset(
+            meta.find_undeclared_variables(get_environment().parse(source)))
+    except TemplateSyntaxError:
+        names = None
+    _names_cache[source] = names
+    return names
 
 
 def _template_cache(source: str, path: str, parsing: bool = False) -> Any:
