@@ -5,18 +5,28 @@ numeric(12,2), txn_date date, created_at timestamp, channel text). A throwaway P
 server is started for the run (tests/integration/pgserver.py; needs initdb/pg_ctl/psql).
 The floor pre-creates each table and runs `psql -c "\\copy t from 'file' csv header"`, one
 file after the other. dvt runs cold (tables absent: infer types, create, COPY) and again
-with the tables in place (truncate + COPY). dbt-postgres is timed only if bench/.dbt-venv
-has it. Benchmarks print timings; they never assert them.
+with the tables in place (truncate + COPY). dbt-postgres 1.10 is timed only if
+bench/.dbt-venv has it (bash bench/setup_dbt_venv.sh): it seeds the first --dbt-files files
+(default 1) into its own database and schema of the same server, capped at --dbt-cap
+seconds (default 600; on timeout its whole process group is killed and "> cap" reported).
+When dbt gets fewer files than the others, nothing is extrapolated: per-file seconds
+(total / files that tool loaded) are printed for every tool, and dbt/dvt is also given
+against a dvt run on the same files. Benchmarks print timings; they never assert them.
 
 Run: .venv/bin/python bench/seed_postgres.py [--rows N] [--files N] [--repeat N] [--keep]
+         [--dbt-cap SECONDS] [--dbt-files N] [--threads N] [--no-dbt] [--no-dvt]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -36,6 +46,9 @@ except ImportError:  # pragma: no cover
 from tests.integration.pgserver import PgServer, ServerUnavailable, start_server  # noqa: E402
 
 ROWS = 1_046_572
+DVT_DB, DVT_SCHEMA = "bench", "bench"
+# dbt gets its own database and schema: a capped (killed) dbt run leaves nothing in dvt's way
+DBT_DB, DBT_SCHEMA, DBT_TARGET = "bench_dbt", "bench_dbt", "dbt"
 COLUMNS = ("id integer, customer_id integer, pack_id integer, amount numeric(12,2), "
            "txn_date date, created_at timestamp without time zone, channel text")
 
@@ -62,33 +75,88 @@ def generate_csv(path: Path, rows: int, seed: int) -> None:
     con.close()
 
 
-def write_project(root: Path, server: PgServer, dbname: str, names: list[str],
-                  threads: int) -> None:
+def _output(server: PgServer, name: str, dbname: str, schema: str, threads: int) -> str:
+    # the server trusts loopback: the password is never checked (and never a real one)
+    return (f"    {name}:\n      type: postgres\n      host: {server.host}\n"
+            f"      port: {server.port}\n      user: {server.user}\n"
+            "      password: unused\n"
+            f"      dbname: {dbname}\n      schema: {schema}\n"
+            f"      threads: {threads}\n")
+
+
+def write_project(root: Path, server: PgServer, names: list[str], threads: int) -> None:
+    """One project for both tools: target `dev` (dvt) and target `dbt` (dbt-postgres)."""
     types = "\n".join(f"      {n}:\n        +column_types: {{amount: 'numeric(12,2)'}}"
                       for n in names)
     c.write_files(root, {
         "dbt_project.yml": ("name: bench_pg\nversion: '1.0.0'\nconfig-version: 2\n"
                             "profile: bench_pg\nseed-paths: ['seeds']\n"
                             f"seeds:\n  bench_pg:\n{types}\n"),
-        "profiles.yml": ("bench_pg:\n  target: dev\n  outputs:\n    dev:\n"
-                         f"      type: postgres\n      host: {server.host}\n"
-                         f"      port: {server.port}\n      user: {server.user}\n"
-                         "      password: unused\n"
-                         f"      dbname: {dbname}\n      schema: bench\n"
-                         f"      threads: {threads}\n"),
+        "profiles.yml": ("bench_pg:\n  target: dev\n  outputs:\n"
+                         + _output(server, "dev", DVT_DB, DVT_SCHEMA, threads)
+                         + _output(server, DBT_TARGET, DBT_DB, DBT_SCHEMA, threads)),
     })
 
 
-def reset_schema(server: PgServer, dbname: str) -> None:
+def reset_schema(server: PgServer, dbname: str, schema: str = DVT_SCHEMA) -> None:
     with psycopg.connect(server.dsn(dbname), autocommit=True) as conn:
-        conn.execute("drop schema if exists bench cascade")
-        conn.execute("create schema bench")
+        conn.execute(f"drop schema if exists {schema} cascade".encode())
+        conn.execute(f"create schema {schema}".encode())
 
 
-def row_counts(server: PgServer, dbname: str, names: list[str]) -> list[int]:
+def row_counts(server: PgServer, dbname: str, names: list[str],
+               schema: str = DVT_SCHEMA) -> list[int]:
     with psycopg.connect(server.dsn(dbname), autocommit=True) as conn:
-        return [conn.execute(f"select count(*) from bench.{n}".encode()).fetchone()[0]
+        return [conn.execute(f"select count(*) from {schema}.{n}".encode()).fetchone()[0]
                 for n in names]
+
+
+def terminate_backends(server: PgServer, dbname: str) -> None:
+    """Stop server-side work of a killed client: its INSERT would go on loading the server."""
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        conn.execute("select pg_terminate_backend(pid) from pg_stat_activity "
+                     "where datname = %s and pid <> pg_backend_pid()", (dbname,))
+
+
+def run_capped(label: str, cmd: list[str], cwd: Path, cap: float) -> c.Timed:
+    """Like c.run_timed, but on timeout kill the whole process group (dbt and anything it
+    started), not only the direct child that subprocess.run(timeout=...) kills."""
+    print(f"[run] {label}: {' '.join(cmd)} (cap {cap:.0f} s)", flush=True)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=c.tool_env(), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # its own process group, id = pid
+    try:
+        out, _ = proc.communicate(timeout=cap)
+    except subprocess.TimeoutExpired:
+        out = _kill_group(proc)
+        print(f"[cap] {label}: still running after {cap:.0f} s, process group killed. "
+              "Last lines:")
+        print(c.tail(out))
+        return c.Timed(label, cap, ok=False, note=f"> cap ({cap:.0f} s)", capped=True)
+    dt = time.perf_counter() - t0
+    if proc.returncode != 0:
+        print(f"[fail] {label}: exit {proc.returncode} after {dt:.2f} s. Last lines:")
+        print(c.tail(out))
+        return c.Timed(label, dt, ok=False, note=f"FAILED (exit {proc.returncode})")
+    return c.Timed(label, dt)
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> str:
+    """SIGTERM the group, SIGKILL it after 10 s; return what it printed."""
+    out = ""
+    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 30.0)):
+        with contextlib.suppress(ProcessLookupError):  # the group is gone already
+            os.killpg(proc.pid, sig)
+        try:
+            out = proc.communicate(timeout=grace)[0] or ""
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    # a straggler that closed its stdout would outlive the leader: it goes too
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    return out
 
 
 def floor_load(server: PgServer, dbname: str, files: list[Path], psql: str) -> None:
@@ -115,8 +183,14 @@ def main() -> int:
     ap = c.base_args(__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=ROWS)
     ap.add_argument("--files", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1, help="dvt threads (seeds in parallel)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="threads for dvt and dbt (seeds in parallel)")
+    ap.add_argument("--dbt-cap", type=float, default=600.0, metavar="SECONDS",
+                    help="stop dbt after this many seconds and report '> cap' (default 600)")
+    ap.add_argument("--dbt-files", type=int, default=1, metavar="N",
+                    help="give dbt only the first N files (default 1; keeps the run bounded)")
     args = ap.parse_args()
+    args.dbt_files = max(1, min(args.dbt_files, args.files))
     dvt = None if args.no_dvt else c.find_dvt()
     dbt = None if args.no_dbt else dbt_postgres()
     psql = shutil.which("psql")
@@ -136,8 +210,8 @@ def main() -> int:
         c.cleanup(tmp, args.keep)
 
 
-def _bench(args: argparse.Namespace, server: PgServer, tmp: Path, dvt: Path | None, dbt: Path | None,
-           psql: str) -> int:
+def _bench(args: argparse.Namespace, server: PgServer, tmp: Path, dvt: Path | None,
+           dbt: Path | None, psql: str) -> int:
     proj = tmp / "project"
     names = [f"transactions_{i + 1}" for i in range(args.files)]
     files = [proj / "seeds" / f"{n}.csv" for n in names]
@@ -145,52 +219,109 @@ def _bench(args: argparse.Namespace, server: PgServer, tmp: Path, dvt: Path | No
         generate_csv(f, args.rows, seed=i * 1000)
     size_mb = sum(f.stat().st_size for f in files) / 1e6
     print(f"generated {len(files)} files, {args.rows:,} rows each, {size_mb:.1f} MB in all")
-    dbname = "bench"
     with psycopg.connect(server.dsn(), autocommit=True) as conn:
-        conn.execute("create database bench")
-    write_project(proj, server, dbname, names, args.threads)
-    expected = [args.rows] * len(files)
+        conn.execute(f"create database {DVT_DB}".encode())
+        conn.execute(f"create database {DBT_DB}".encode())
+    write_project(proj, server, names, args.threads)
+    dbt_names = names[:args.dbt_files]
 
-    def check(t: c.Timed) -> c.Timed:
-        if t.ok and row_counts(server, dbname, names) != expected:
-            t.note = f"row counts {row_counts(server, dbname, names)} != {expected}"
+    def check(t: c.Timed, dbname: str = DVT_DB, schema: str = DVT_SCHEMA,
+              loaded: list[str] = names) -> c.Timed:
+        expected = [args.rows] * len(loaded)
+        if t.ok and (got := row_counts(server, dbname, loaded, schema)) != expected:
+            t.ok, t.note = False, f"row counts {got} != {expected}"
         return t
 
     floor_runs = []
     for _ in range(args.repeat):
-        reset_schema(server, dbname)
+        reset_schema(server, DVT_DB)
         floor_runs.append(check(c.time_inprocess(
             "floor: psql \\copy (tables pre-created)",
-            lambda: floor_load(server, dbname, files, psql))))
+            lambda: floor_load(server, DVT_DB, files, psql))))
     r_floor = c.best_of(floor_runs)
 
-    def tool(label: str, exe: Path | None, cold: bool, extra: list[str]) -> c.Timed:
-        if exe is None:
-            return c.skipped(label, "not installed")
+    def dvt_seed(label: str, cold: bool, select: list[str]) -> c.Timed:
+        if dvt is None:
+            return c.skipped(label, c.why_skipped(args, "dvt"))
+        extra = ["--select", *select] if select else []
         runs = []
         for _ in range(args.repeat):
             if cold:
-                reset_schema(server, dbname)
+                reset_schema(server, DVT_DB)
             c.clean_state(proj)
-            cmd = [exe, "seed", "--profiles-dir", proj, "--project-dir", proj, *extra]
-            runs.append(check(c.run_timed(label, cmd, cwd=proj, timeout=900)))
+            cmd = [dvt, "seed", "--profiles-dir", proj, "--project-dir", proj, *extra]
+            runs.append(check(c.run_timed(label, cmd, cwd=proj, timeout=900),
+                              loaded=select or names))
             if not runs[-1].ok:
                 break
         return c.best_of(runs)
 
-    r_cold = tool("dvt seed (cold: create + COPY)", dvt, True, [])
-    r_warm = tool("dvt seed (again: truncate + COPY)", dvt, False, [])
-    r_dbt = tool("dbt-postgres seed (cold)", dbt, True, [])
+    def dbt_seed(label: str) -> c.Timed:
+        if dbt is None:
+            why = "--no-dbt" if args.no_dbt else "dbt-postgres not in bench/.dbt-venv"
+            return c.skipped(label, why)
+        runs = []
+        for _ in range(args.repeat):
+            reset_schema(server, DBT_DB, DBT_SCHEMA)
+            c.clean_state(proj)
+            cmd = [str(x) for x in (dbt, "seed", "--profiles-dir", proj, "--project-dir",
+                                    proj, "--target", DBT_TARGET, "--select", *dbt_names)]
+            t = run_capped(label, cmd, proj, args.dbt_cap)
+            if t.capped:
+                terminate_backends(server, DBT_DB)
+            runs.append(check(t, DBT_DB, DBT_SCHEMA, dbt_names))
+            if not runs[-1].ok:
+                break
+        return c.best_of(runs)
 
-    rows = c.timing_rows([r_floor, r_cold, r_warm, r_dbt])
+    n_all, n_dbt = len(files), len(dbt_names)
+    partial = n_dbt < n_all
+    r_cold = dvt_seed(f"dvt seed (cold: create + COPY), {n_all} files", True, [])
+    r_warm = dvt_seed(f"dvt seed (again: truncate + COPY), {n_all} files", False, [])
+    # like for like with dbt: dvt on exactly the files dbt gets (only when they differ)
+    r_same = (dvt_seed(f"dvt seed (cold), first {n_dbt} file(s) like dbt", True, dbt_names)
+              if partial and dbt is not None else None)
+    r_dbt = dbt_seed(f"dbt-postgres seed (cold), first {n_dbt} of {n_all} file(s)")
+
+    rows = c.timing_rows([r for r in (r_floor, r_cold, r_warm, r_same, r_dbt) if r])
     rows.append(["dvt cold / floor", c.ratio(r_cold, r_floor), ""])
     rows.append(["dvt again / floor", c.ratio(r_warm, r_floor), ""])
-    rows.append(["dbt / dvt cold", c.ratio(r_dbt, r_cold), ""])
+    if partial:
+        rows += per_file_rows([(r_floor, n_all), (r_cold, n_all), (r_warm, n_all),
+                               (r_dbt, n_dbt)])
+        rows.append(["dbt / dvt, per file", per_file_ratio(r_dbt, n_dbt, r_cold, n_all),
+                     f"dbt {n_dbt} file(s) vs dvt cold {n_all} files"])
+        if r_same is not None:
+            rows.append([f"dbt / dvt, same {n_dbt} file(s)", c.ratio(r_dbt, r_same), ""])
+    else:
+        rows.append(["dbt / dvt cold", c.ratio(r_dbt, r_cold), ""])
+    dbt_part = (f"dbt got {n_dbt} of {n_all} file(s), cap {args.dbt_cap:.0f} s"
+                if dbt is not None else "dbt not measured")
     c.print_table(
-        f"seed into PostgreSQL: {len(files)} x {args.rows:,}-row CSVs, {size_mb:.1f} MB, "
-        f"dvt threads={args.threads} (best of {args.repeat})",
+        f"seed into PostgreSQL: {n_all} x {args.rows:,}-row CSVs, {size_mb:.1f} MB, "
+        f"threads={args.threads}, {dbt_part} (best of {args.repeat})",
         rows, ["what", "seconds", "note"])
     return 0
+
+
+def per_file_rows(results: list[tuple[c.Timed, int]]) -> list[list[str]]:
+    """Seconds / files that run loaded; measured per run, nothing extrapolated."""
+    rows = []
+    for t, n in results:
+        if t.seconds is None or (not t.ok and not t.capped):
+            value = "n/a"
+        else:
+            value = f"{'> ' if t.capped else ''}{t.seconds / n:.3f}"
+        rows.append([f"  per file: {t.label}", value, f"/ {n} file(s)"])
+    return rows
+
+
+def per_file_ratio(a: c.Timed, na: int, b: c.Timed, nb: int) -> str:
+    """(a / na) / (b / nb), '> ...' when a hit its cap."""
+    per_a = c.Timed(a.label, None if a.seconds is None else a.seconds / na, a.ok,
+                    capped=a.capped)
+    per_b = c.Timed(b.label, None if b.seconds is None else b.seconds / nb, b.ok)
+    return c.ratio(per_a, per_b)
 
 
 if __name__ == "__main__":
