@@ -93,3 +93,21 @@ def write_manifest(session: Session, executions: dict[str, dict[str, Any]] | Non
         executions = {u: p.to_json() for u, p in session.execution_plans().items()}
     artifacts.write_json(session.target_dir / "manifest.json",
                          artifacts.manifest_json(session.manifest, adapter_type, executions))
+
+
+NOTHING_TO_DO = "Nothing to do. Try checking your model configs and model specification args"
+
+
+def announce_run(session: Session, args: argparse.Namespace, command: str,
+                 ids: list[str]) -> int:
+    """dbt's 'Concurrency: N threads' preamble and the RunStarted event; returns threads."""
+    from dvt_engine.events import RunStarted
+
+    threads = int(getattr(args, "threads", None) or session.output().threads)
+    events = session.events
+    events.log("")
+    events.log(f"Concurrency: {threads} threads (target='{session.profile.target_name}')")
+    events.log("")
+    events.emit(RunStarted(command=command, unique_ids=ids,
+                           target_name=session.profile.target_name, threads=threads))
+    return threads

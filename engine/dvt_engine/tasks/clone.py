@@ -19,7 +19,7 @@ from typing import Any
 from dvt_engine import artifacts
 from dvt_engine.adapters import Relation
 from dvt_engine.errors import DvtError, ProjectError
-from dvt_engine.events import RunFinished, RunStarted
+from dvt_engine.events import RunFinished
 from dvt_engine.manifest import Node
 from dvt_engine.runner import NodeResult, Runner
 from dvt_engine.session import Session
@@ -27,7 +27,9 @@ from dvt_engine.tasks import materialize as mat
 from dvt_engine.tasks.base import (
     EXIT_FAILURE,
     EXIT_OK,
+    NOTHING_TO_DO,
     CommandResult,
+    announce_run,
     args_json,
     found_line,
     select_ids,
@@ -112,15 +114,9 @@ def run(session: Session, args: argparse.Namespace) -> CommandResult:
            and not manifest.nodes[u].is_ephemeral]
     if not ids:
         events.log("")
-        events.log("Nothing to do. Try checking your model configs and model specification "
-                   "args", "warn")
+        events.log(NOTHING_TO_DO, "warn")
         return CommandResult("clone", True, [], exit_code=EXIT_OK)
-    threads = int(getattr(args, "threads", None) or session.output().threads)
-    events.log("")
-    events.log(f"Concurrency: {threads} threads (target='{session.profile.target_name}')")
-    events.log("")
-    events.emit(RunStarted(command="clone", unique_ids=ids,
-                           target_name=session.profile.target_name, threads=threads))
+    threads = announce_run(session, args, "clone", ids)
     cloner = Cloner(session, state.get("nodes") or {},
                     bool(getattr(args, "full_refresh", False)))
     try:

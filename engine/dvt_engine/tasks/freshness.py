@@ -17,11 +17,19 @@ from typing import Any
 
 from dvt_engine import artifacts
 from dvt_engine.errors import DvtError
-from dvt_engine.events import RunFinished, RunStarted
+from dvt_engine.events import RunFinished
 from dvt_engine.manifest import Node
 from dvt_engine.runner import NodeResult, Runner
 from dvt_engine.session import Session
-from dvt_engine.tasks.base import EXIT_FAILURE, EXIT_OK, CommandResult, found_line, select_ids
+from dvt_engine.tasks.base import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    NOTHING_TO_DO,
+    CommandResult,
+    announce_run,
+    found_line,
+    select_ids,
+)
 
 SOURCES_SCHEMA = "https://schemas.getdbt.com/dbt/sources/v3.json"
 PERIODS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -212,15 +220,9 @@ def run(session: Session, args: argparse.Namespace) -> CommandResult:
         session.target_dir / "sources.json"
     if not ids:
         events.log("")
-        events.log("Nothing to do. Try checking your model configs and model specification "
-                   "args", "warn")
+        events.log(NOTHING_TO_DO, "warn")
         return CommandResult("source", True, [], exit_code=EXIT_OK)
-    threads = int(getattr(args, "threads", None) or session.output().threads)
-    events.log("")
-    events.log(f"Concurrency: {threads} threads (target='{session.profile.target_name}')")
-    events.log("")
-    events.emit(RunStarted(command="freshness", unique_ids=ids,
-                           target_name=session.profile.target_name, threads=threads))
+    threads = announce_run(session, args, "freshness", ids)
     runner = Runner(manifest, events, threads=threads)
     checker = FreshnessChecker(session)
     results = runner.run(ids, checker.execute, describe)

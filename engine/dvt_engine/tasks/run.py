@@ -8,7 +8,7 @@ from collections import Counter
 
 from dvt_engine import artifacts
 from dvt_engine.errors import DvtError
-from dvt_engine.events import RunFinished, RunStarted
+from dvt_engine.events import RunFinished
 from dvt_engine.jinja.context import RenderState
 from dvt_engine.manifest import Manifest, Node
 from dvt_engine.runner import NodeResult, Runner
@@ -17,7 +17,9 @@ from dvt_engine.tasks.base import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    NOTHING_TO_DO,
     CommandResult,
+    announce_run,
     args_json,
     found_line,
     select_ids,
@@ -90,20 +92,14 @@ def run_task(session: Session, args: argparse.Namespace, command: str,
     ids = [u for u in ids if not manifest.nodes[u].is_ephemeral
            and manifest.nodes[u].resource_type in DEFAULT_TYPES[command]]
     if not ids:
-        events.log("Nothing to do. Try checking your model configs and model specification "
-                   "args", "warn")
+        events.log(NOTHING_TO_DO, "warn")
         # dbt still writes run_results.json, with no results
         artifacts.write_json(session.target_dir / "run_results.json",
                              artifacts.run_results_json([], time.perf_counter() - started,
                                                         {**args_json(args), "which": command}))
         write_manifest(session)
         return CommandResult(command, True, [], exit_code=EXIT_OK)
-    threads = int(getattr(args, "threads", None) or session.output().threads)
-    events.log("")
-    events.log(f"Concurrency: {threads} threads (target='{session.profile.target_name}')")
-    events.log("")
-    events.emit(RunStarted(command=command, unique_ids=ids,
-                           target_name=session.profile.target_name, threads=threads))
+    threads = announce_run(session, args, command, ids)
     executor = NodeExecutor(
         session, full_refresh=bool(getattr(args, "full_refresh", False)),
         store_failures=bool(getattr(args, "store_failures", False)),
