@@ -8,7 +8,7 @@ files and `config()` calls; the keys a node needs are read through properties.
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,10 +196,10 @@ class Manifest:
         self._children = dict(children)
 
     def ancestors(self, unique_id: str, depth: int | None = None) -> set[str]:
-        return _walk(self.parent_map, unique_id, depth)
+        return walk(self.parent_map, [unique_id], depth) - {unique_id}
 
     def descendants(self, unique_id: str, depth: int | None = None) -> set[str]:
-        return _walk(self.child_map, unique_id, depth)
+        return walk(self.child_map, [unique_id], depth) - {unique_id}
 
     def topological_order(self, unique_ids: Iterable[str] | None = None) -> list[str]:
         """Kahn's order over the whole graph (restricted to unique_ids if given).
@@ -246,9 +246,11 @@ class Manifest:
         return cycle + [cycle[0]]
 
 
-def _walk(edges: dict[str, list[str]], start: str, depth: int | None) -> set[str]:
+def walk(edges: Mapping[str, list[str]], starts: Iterable[str], depth: int | None) -> set[str]:
+    """Nodes reachable from any of `starts` within `depth` steps (None: any), starts excluded
+    unless reached again."""
     seen: set[str] = set()
-    frontier = [start]
+    frontier = list(starts)
     level = 0
     while frontier and (depth is None or level < depth):
         nxt = []
@@ -259,5 +261,4 @@ def _walk(edges: dict[str, list[str]], start: str, depth: int | None) -> set[str
                     nxt.append(v)
         frontier = nxt
         level += 1
-    seen.discard(start)
     return seen

@@ -16,7 +16,7 @@ from fnmatch import fnmatchcase, translate
 from typing import Any
 
 from dvt_engine.errors import SelectionError
-from dvt_engine.manifest import Manifest, Node
+from dvt_engine.manifest import Manifest, Node, walk
 
 ALL_TYPES: tuple[str, ...] = ("model", "seed", "snapshot", "test", "source", "analysis")
 # dbt resource types DVT has no nodes for: accepted as --resource-type, select nothing
@@ -399,19 +399,7 @@ class _Context:
         self, edges: Mapping[str, list[str]], starts: Iterable[str], depth: int | None
     ) -> set[str]:
         """Nodes reachable from any of `starts` within `depth` steps (None: any)."""
-        seen: set[str] = set()
-        frontier = list(starts)
-        level = 0
-        while frontier and (depth is None or level < depth):
-            nxt = []
-            for u in frontier:
-                for v in edges.get(u, ()):
-                    if v not in seen:
-                        seen.add(v)
-                        nxt.append(v)
-            frontier = nxt
-            level += 1
-        return seen & self.known
+        return walk(edges, starts, depth) & self.known
 
 
 class _Evaluator:
