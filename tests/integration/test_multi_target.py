@@ -204,8 +204,9 @@ MODELS = {
         select p.id, e.kind, '{{ target.type }}' as engine
         from {{ ref('wh_people') }} p cross join {{ source('wh_src', 'events') }} e
     """,
-    # runs on the warehouse but reads a pg source: federation, which fails alone for now
-    "models/wh_reads_pg.sql": "select * from {{ source('pg_src', 'events') }}",
+    # runs on the warehouse but reads a pg source: federation; the column does not exist
+    # on pg, so its extraction fails (before Spark starts) and the node fails alone
+    "models/wh_reads_pg.sql": "select e.id, e.no_such_col from {{ source('pg_src', 'events') }} e",
     "models/after_fed.sql": "select * from {{ ref('wh_reads_pg') }}",
     # a snapshot carries a target too
     "snapshots/pg_snap.sql": """
@@ -229,9 +230,8 @@ def test_build_pushes_down_on_each_target_and_federation_fails_alone(mt: MultiPr
     assert {"pg_model", "pg_folder", "pg_yaml", "wh_model", "pg_snap", "pg_uses_eph",
             "pg_people", "pg_orders", "wh_people", "crm_codes", "unique_pg_yaml_id", "unique_wh_model_id",
             "source_not_null_pg_src_events_id"} <= set(st), st
-    assert ("model wh_reads_pg reads source pg_src.events on connection 'pg' but runs on "
-            "target 'warehouse': federation is not available yet") in run.output
-    assert "hint: Run it where its inputs live (config(target='pg'))" in run.output
+    assert "extracting pg_src.events for federation" in run.output
+    assert "no_such_col" in run.output
     # each model landed on its own engine, built by that engine's SQL
     assert mt.query("select id, kind, engine from analytics.pg_model order by id") == [
         (1, "pg", "postgres"), (2, "pg", "postgres"), (3, None, "postgres")]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from dvt_engine.errors import DvtError
 from dvt_engine.jinja.context import RenderState, inject_ctes
+from dvt_engine.planner import ExecutionPlan
 from dvt_engine.planner import describe as describe_plan
 from dvt_engine.session import Session
 from dvt_engine.tasks.base import CommandResult, found_line, select_ids, write_manifest
@@ -44,12 +46,26 @@ def run(session: Session, args: argparse.Namespace) -> CommandResult:
     # DVT: each node's execution path, decided before anything runs
     for uid in ids:
         events.log(describe_plan(manifest, manifest.nodes[uid], plans[uid]))
+        if plans[uid].is_federated and manifest.nodes[uid].resource_type == "model":
+            _log_federation(session, uid, plans[uid], compiled[uid])
     for uid in printed_ids(session, args, ids):
         _print(session, manifest.nodes[uid].name, compiled[uid], args.output)
     events.log(f"Compiled {len(ids)} nodes to {session.project.target_path}/compiled", "debug")
     data: str | dict[str, str] = next(iter(compiled.values())) if len(compiled) == 1 \
         else compiled
     return CommandResult("compile", True, data=data)
+
+
+def _log_federation(session: Session, uid: str, plan: ExecutionPlan, sql: str) -> None:
+    """A federated model's extraction queries and Spark SQL, under its plan line."""
+    from dvt_engine.tasks.federate import describe_for_compile
+
+    try:
+        text = describe_for_compile(session, session.manifest.nodes[uid], plan, sql)
+    except DvtError as exc:  # the run fails on it with the node named; compile only warns
+        session.events.log(f"cannot plan federation for {uid}: {exc.message}", "warn")
+        return
+    session.events.log(text)
 
 
 def concurrency_line(session: Session, args: argparse.Namespace) -> None:

@@ -101,10 +101,15 @@ class NodeExecutor:
         started = time.time()
         try:
             plan = self.plans.get(node.unique_id)
-            if plan is not None and plan.is_federated:
-                # fails alone: the runner skips its descendants, everything else runs
+            if plan is not None and plan.is_federated and node.resource_type == "model":
+                from dvt_engine.tasks.federate import run_federated
+
+                # extract -> Spark -> land on the target; a failure fails this node alone
+                result = run_federated(self, node, plan)
+            elif plan is not None and plan.is_federated:
+                # tests/snapshots reading other connections: not federated yet
                 raise federation_unavailable(self.session.manifest, node, plan)
-            if node.resource_type == "test":
+            elif node.resource_type == "test":
                 result = self._run_test(node)
             elif node.resource_type == "seed":
                 result = self._run_seed(node)

@@ -1,0 +1,229 @@
+"""Federated models end to end on a real local Spark: a DuckDB warehouse (default target),
+a SQLite CRM file and a PostgreSQL database. Models read relations on other connections,
+only the used columns are extracted, single-relation predicates are pushed down, the
+result lands on the target atomically.
+
+One SparkSession serves the module (a JVM start costs seconds): few tests, several
+assertions each.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from dvt_engine.federation.spark import get_spark, spark_available, stop_spark
+
+from tests.integration.conftest import SECRET, PgDatabase, PgProject
+
+_missing = spark_available()
+pytestmark = pytest.mark.skipif(_missing is not None, reason=f"no local Spark: {_missing}")
+
+PROFILES = """
+proj:
+  target: warehouse
+  outputs:
+    warehouse:
+      type: duckdb
+      path: warehouse.duckdb
+      threads: 4
+    crm:
+      type: sqlite
+      path: crm.db
+      schema: main
+    pg:
+      type: postgres
+      host: {host}
+      port: {port}
+      user: {user}
+      password: {password}
+      dbname: {dbname}
+      schema: analytics
+"""
+
+SOURCES = """
+version: 2
+sources:
+  - name: crm
+    connection: crm
+    schema: main
+    tables:
+      - name: customers
+  - name: pg_src
+    connection: pg
+    schema: raw
+    tables:
+      - name: events
+  - name: wh_src
+    schema: raw
+    tables:
+      - name: events
+"""
+
+MODELS = {
+    # warehouse seed joined with a SQLite table: 3 of its 6 columns, the country filter
+    # pushed down to SQLite
+    "models/fed_join.sql": """
+        {{ config(materialized='table') }}
+        select o.id, c.name, o.amount
+        from {{ ref('wh_orders') }} o
+        join {{ source('crm', 'customers') }} c on o.customer_id = c.id
+        where c.country = 'NL'
+    """,
+    # pushdown on the warehouse, downstream of a federated table
+    "models/after_fed.sql": "select count(*) as n from {{ ref('fed_join') }}",
+    # DuckDB -> PostgreSQL
+    "models/pg_reads_wh.sql": """
+        {{ config(materialized='table', target='pg') }}
+        select id, kind from {{ source('wh_src', 'events') }} where id > 1
+    """,
+    # three connections; a view that federates becomes a table
+    "models/three_way.sql": """
+        {{ config(materialized='view') }}
+        select c.name, count(*) as events, sum(o.amount) as amount
+        from {{ source('crm', 'customers') }} c
+        join {{ source('pg_src', 'events') }} e on e.customer_id = c.id
+        join {{ ref('wh_orders') }} o on o.customer_id = c.id
+        group by c.name
+    """,
+}
+
+CUSTOMERS = [(1, "ann", "NL", "a@x", "1", "2024-01-01"), (2, "bob", "DE", "b@x", "2", "2024-01-02"),
+             (3, "cy", "NL", "c@x", "3", "2024-01-03"), (4, "dee", "FR", "d@x", "4", "2024-01-04")]
+ORDERS = "id,customer_id,amount\n10,1,5\n11,1,7\n12,2,11\n13,3,13\n14,4,17\n"
+
+
+class FedProject(PgProject):
+    def write_profile(self, user: str | None = None, password: str = SECRET,
+                      threads: int = 2) -> None:
+        self.write("profiles.yml", PROFILES.format(
+            host=self.db.host, port=self.db.port, user=user or self.db.user,
+            password=password, dbname=self.db.dbname))
+
+    def duck(self, sql: str) -> list[tuple[Any, ...]]:
+        con = duckdb.connect(str(self.root / "warehouse.duckdb"))
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+    def crm(self, sql: str) -> None:
+        con = sqlite3.connect(self.root / "crm.db")
+        try:
+            con.executescript(sql)
+        finally:
+            con.close()
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[object]:
+    session = get_spark({"spark.master": "local[2]"})
+    yield session
+    stop_spark()
+
+
+@pytest.fixture
+def fp(tmp_path: Path, pg_db: PgDatabase, spark: object) -> FedProject:
+    p = FedProject(tmp_path / "proj", pg_db)
+    p.root.mkdir()
+    p.write("dbt_project.yml", "name: proj\nprofile: proj\n")
+    p.write_profile()
+    p.write("models/sources.yml", SOURCES)
+    p.write("seeds/wh_orders.csv", ORDERS)
+    for path, text in MODELS.items():
+        p.write(path, text)
+    rows = ", ".join(str(r) for r in CUSTOMERS)
+    p.crm("create table customers (id integer, name text, country text, email text, "
+          f"phone text, created text); insert into customers values {rows};")
+    pg_db.query("create schema raw; create table raw.events (id int, customer_id int); "
+                "insert into raw.events values (1, 1), (2, 1), (3, 3)")
+    p.duck("create schema raw; create table raw.events as "
+           "select * from (values (1, 'a'), (2, 'b'), (3, 'c')) t(id, kind)")
+    return p
+
+
+def _expected_join() -> list[tuple[Any, ...]]:
+    """The same model SQL, computed by DuckDB alone over copies of the data."""
+    con = duckdb.connect()
+    con.execute("create table customers (id int, name text, country text, email text, "
+                "phone text, created text)")
+    con.executemany("insert into customers values (?, ?, ?, ?, ?, ?)", CUSTOMERS)
+    con.execute("create table orders as select * from (values (10, 1, 5), (11, 1, 7), "
+                "(12, 2, 11), (13, 3, 13), (14, 4, 17)) t(id, customer_id, amount)")
+    return con.execute("select o.id, c.name, o.amount from orders o join customers c "
+                       "on o.customer_id = c.id where c.country = 'NL' order by 1").fetchall()
+
+
+def test_federated_models_land_on_their_targets(fp: FedProject) -> None:
+    # compile shows what each federated model extracts and the Spark SQL
+    run = fp.dvt("compile", "-s", "fed_join")
+    assert run.exit_code == 0, run.output
+    assert "model fed_join: federation -> warehouse; foreign inputs: source crm.customers" \
+        in run.output
+    assert "crm.customers: 3 of 6 columns, 1 predicate pushed down" in run.output
+    assert "-- Spark SQL:" in run.output
+    assert "email" not in run.output.split("-- Spark SQL:")[0].split("crm.customers:")[1]
+
+    run = fp.dvt("build")
+    assert run.exit_code == 0, run.output
+    assert SECRET not in run.output
+    assert set(run.statuses.values()) == {"success"}, run.statuses
+    assert fp.duck("select id, name, amount from main.fed_join order by id") == _expected_join()
+    assert fp.duck("select n from main.after_fed") == [(3,)]
+    line = next(ln for ln in run.output.splitlines() if "OK created sql table model main.fed_join" in ln)
+    assert "[federated: 2 inputs (" in line, line
+    assert "crm.customers: 3 of 6 columns, 1 predicate pushed down, 2 rows" in line, line
+    assert "), 3 rows landed on target warehouse in " in line, line
+    assert fp.duck("select 1 from main.fed_join limit 0") == []
+    # DuckDB -> PostgreSQL
+    assert fp.query("select id, kind from analytics.pg_reads_wh order by id") == [
+        (2, "b"), (3, "c")]
+    # three connections; the view was built as a table, with a warning
+    assert ("model three_way is materialized as a view but federated (it reads other "
+            "connections): building it as a table on 'warehouse'") in run.output
+    assert fp.duck("select table_type from information_schema.tables "
+                   "where table_name = 'three_way'") == [("BASE TABLE",)]
+    assert fp.duck("select name, events, amount from main.three_way order by name") == [
+        ("ann", 4, 24), ("cy", 1, 13)]
+    # no staging tables or temp views left behind
+    assert fp.duck("select count(*) from information_schema.tables "
+                   "where table_name like '%__dbt_tmp'") == [(0,)]
+
+    # atomicity: an extraction that fails leaves the previous table as it was, and the
+    # node fails alone, naming the source
+    fp.crm("alter table customers rename column name to full_name;")
+    run = fp.dvt("run", "-s", "fed_join", "pg_reads_wh")
+    assert run.exit_code == 1, run.output
+    assert run.statuses == {"fed_join": "error", "pg_reads_wh": "success"}, run.output
+    assert "extracting crm.customers for federation" in run.output
+    assert fp.duck("select id, name, amount from main.fed_join order by id") == _expected_join()
+
+
+def test_incremental_federation_merges_into_the_existing_table(fp: FedProject) -> None:
+    fp.write("models/fed_inc.sql", """
+        {{ config(materialized='incremental', unique_key='id') }}
+        select c.id, c.name from {{ source('crm', 'customers') }} c
+        {% if is_incremental() %}
+        where c.id >= (select max(id) from {{ this }})
+        {% endif %}
+    """)
+    run = fp.dvt("run", "-s", "fed_inc")
+    assert run.exit_code == 0, run.output
+    assert fp.duck("select id, name from main.fed_inc order by id") == [
+        (1, "ann"), (2, "bob"), (3, "cy"), (4, "dee")]
+    fp.crm("update customers set name = 'DEE' where id = 4; update customers set name = 'ANN' "
+           "where id = 1; insert into customers values (5, 'eve', 'NL', 'e@x', '5', '');")
+    run = fp.dvt("run", "-s", "fed_inc")
+    assert run.exit_code == 0, run.output
+    # only ids >= 4 were read again: 4 replaced, 5 added, 1 untouched
+    assert fp.duck("select id, name from main.fed_inc order by id") == [
+        (1, "ann"), (2, "bob"), (3, "cy"), (4, "DEE"), (5, "eve")]
+    result = next(r for r in run.result.results if r.unique_id == "model.proj.fed_inc")
+    assert result.rows_affected == 2
+    run = fp.dvt("run", "-s", "fed_inc", "--full-refresh")
+    assert run.exit_code == 0, run.output
+    assert fp.duck("select id, name from main.fed_inc order by id")[0] == (1, "ANN")
