@@ -227,3 +227,30 @@ def test_incremental_federation_merges_into_the_existing_table(fp: FedProject) -
     run = fp.dvt("run", "-s", "fed_inc", "--full-refresh")
     assert run.exit_code == 0, run.output
     assert fp.duck("select id, name from main.fed_inc order by id")[0] == (1, "ANN")
+
+
+def test_example_project_federates_and_shows(spark: Any, tmp_path: Path) -> None:
+    """examples/federation (DuckDB + SQLite) builds; `show` of a federated model computes
+    it in Spark without landing anything."""
+    import shutil
+
+    from tests.conftest import Project
+
+    src = Path(__file__).resolve().parents[2] / "examples" / "federation"
+    root = tmp_path / "federation"
+    shutil.copytree(src, root, ignore=shutil.ignore_patterns("target", "*.duckdb*", "*.db"))
+    project = Project(root, db_file="warehouse.duckdb")
+    build = project.dvt("build")
+    assert build.exit_code == 0, build.output
+    assert "crm.customers: 4 of 6 columns, 1 predicate pushed down" in build.output
+    assert project.query("select region_name, revenue from region_revenue order by 1") == [
+        ("North", 165.75), ("South", 159.99), ("West", 375.0)]
+    listing = project.dvt("ls", "--output", "json", "--resource-type", "model")
+    paths = {line["name"]: line["execution"] for line in listing.result.data}
+    assert paths == {"customer_revenue": "federation", "region_revenue": "federation",
+                     "top_region": "pushdown"}
+    project.query("drop table region_revenue")
+    shown = project.dvt("show", "-s", "region_revenue")
+    assert shown.exit_code == 0, shown.output
+    assert shown.result.data.num_rows == 3
+    assert "| West        |  375.00 |" in shown.output

@@ -132,6 +132,13 @@ def _compute(setup: FederationSetup) -> tuple[list[Extracted], pa.Table]:
     return extracted, table
 
 
+def preview_federated(session: Session, node: Node, plan: ExecutionPlan, sql: str,
+                      limit: int | None) -> pa.Table:
+    """`show` of a federated model: computed in Spark, nothing landed on the target."""
+    _, table = _compute(plan_federation(session, node, plan, sql))
+    return table.slice(0, limit) if limit is not None and limit >= 0 else table
+
+
 def run_federated(ex: NodeExecutor, node: Node, plan: ExecutionPlan) -> NodeResult:
     """Compile, extract, compute in Spark, land on the target; the node's NodeResult."""
     sql = ex.compile(node)

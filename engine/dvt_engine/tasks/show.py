@@ -26,11 +26,13 @@ def run(session: Session, args: argparse.Namespace) -> CommandResult:
         sql = compile_inline(session, args.inline)
         adapter = session.adapter()
         name = None
+        plan = None
     else:
         ids = [u for u in select_ids(session, args, ("model", "seed", "snapshot", "test",
                                                       "analysis"))]
         if not ids:
             return CommandResult("show", True, data=None)
+        plan = None
         concurrency_line(session, args)
         # dbt previews the selected node named in the first --select argument
         named = printed_ids(session, args, ids)
@@ -46,9 +48,16 @@ def run(session: Session, args: argparse.Namespace) -> CommandResult:
             executor.flush()
         adapter = executor.adapter(node)
         name = node.name
+        plan = session.execution_plans([node.unique_id]).get(node.unique_id)
     limit = args.limit
-    query = adapter.limit_query(sql, limit) if limit is not None and limit >= 0 else sql
-    table = adapter.read_arrow(query)
+    if not args.inline and plan is not None and plan.path == "federation" \
+            and node.resource_type == "model":
+        from dvt_engine.tasks.federate import preview_federated
+
+        table = preview_federated(session, node, plan, sql, limit)
+    else:
+        query = adapter.limit_query(sql, limit) if limit is not None and limit >= 0 else sql
+        table = adapter.read_arrow(query)
     if args.output == "json":
         rows = [{k: _json_value(v) for k, v in row.items()} for row in table.to_pylist()]
         data = {"show": rows} if name is None else {"node": name, "show": rows}
