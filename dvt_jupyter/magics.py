@@ -86,7 +86,7 @@ class DvtMagics(Magics):
         except ValueError as exc:
             return self._error(DvtError(f"cannot split the command line: {exc}"))
         if not argv or argv[0] in ("-h", "--help", "help"):
-            print(__doc__ or "", "\nCommands: project, dag, " + ", ".join(
+            print(__doc__ or "", "\nCommands: project, dag, spark, " + ", ".join(
                 ["debug", "parse", "list", "compile", "seed", "run", "build", "test", "show",
                  "run-operation", "docs", "clean", "retry", "snapshot", "source", "deps"]))
             return None
@@ -95,6 +95,8 @@ class DvtMagics(Magics):
                 return self._project(argv[1:])
             if argv[0] == "dag":
                 return self._dag(argv[1:])
+            if argv[0] == "spark":
+                return self._spark()
             return self._command(argv)
         except (DvtError, CommandFailed) as exc:
             return self._error(exc)
@@ -140,6 +142,21 @@ class DvtMagics(Magics):
         print(repr(view))
         return None
 
+    def _spark(self) -> Any:
+        """`%dvt spark`: the SparkSession federation uses (started now if need be)."""
+        from dvt_engine.federation.spark import get_spark
+
+        spark = get_spark(self._session().spark_conf())
+        self.shell.user_ns.setdefault("spark", spark)
+        return spark
+
+    def _share_spark(self) -> None:
+        """Once federation has started Spark, the user's `spark` is that same session."""
+        module = sys.modules.get("dvt_engine.federation.spark")
+        session = getattr(module, "_session", None) if module is not None else None
+        if session is not None:
+            self.shell.user_ns.setdefault("spark", session)
+
     def _command(self, argv: list[str]) -> Any:
         args = parse_args(argv)  # usage errors surface before anything runs
         if args.project_dir and (self.session is None or
@@ -155,6 +172,7 @@ class DvtMagics(Magics):
             print("Interrupted: running statements were cancelled; the session is usable.",
                   file=sys.stderr)
             return None
+        self._share_spark()
         if isinstance(result.data, DvtError):
             raise result.data
         if not result.success and (args.raise_on_failure or self.settings.raise_on_failure):

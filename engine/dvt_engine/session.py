@@ -230,6 +230,12 @@ class Session:
             if self._manifest is not None:
                 self.parse()
 
+    def spark_conf(self) -> dict[str, Any]:
+        """Spark settings: the project's `spark:` (dbt/dvt_project.yml), then the profile's."""
+        conf = {str(k): v for k, v in (self.project.spark or {}).items()}
+        conf.update({str(k): v for k, v in self.profile.spark.items()})
+        return conf
+
     def execution_plans(self, unique_ids: Iterable[str] | None = None
                         ) -> dict[str, ExecutionPlan]:
         """Each node's path (pushdown or federation), its target and its foreign inputs."""

@@ -38,6 +38,8 @@ class Profile:
     target_name: str  # the run's default output
     outputs: dict[str, Output] = field(default_factory=dict)
     path: Path | None = None
+    # DVT: Spark settings for federation (master, spark.remote, driver memory, any conf)
+    spark: dict[str, Any] = field(default_factory=dict)
 
     @property
     def default(self) -> Output:
@@ -110,6 +112,7 @@ def load_profile(
             )
         outputs[str(name)] = Output(name=str(name), type=str(settings["type"]), settings=settings)
     target_name = target or str(entry.get("target") or next(iter(outputs)))
-    profile = Profile(name=profile_name, target_name=target_name, outputs=outputs, path=path)
+    profile = Profile(name=profile_name, target_name=target_name, outputs=outputs, path=path,
+                      spark=dict(entry.get("spark") or {}))
     profile.output(target_name)  # validates --target
     return profile

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dvt_engine.adapters import Adapter, AdapterResponse, Relation
@@ -40,6 +40,7 @@ class FederationSetup:
     query: FederatedQuery
     adapters: dict[str, Adapter]  # connection name -> adapter (foreign inputs)
     target: Adapter
+    spark_conf: dict[str, Any] = field(default_factory=dict)
 
 
 def view_prefix(node: Node) -> str:
@@ -79,7 +80,7 @@ def plan_federation(session: Session, node: Node, plan: ExecutionPlan, sql: str
             continue
         _add_schema(schemas, key, target, rel)
     query = plan_extractions(sql, target.dialect, relations, schemas, view_prefix(node))
-    return FederationSetup(query, adapters, target)
+    return FederationSetup(query, adapters, target, session.spark_conf())
 
 
 def _add_schema(schemas: dict[str, list[str]], key: str, adapter: Adapter,
@@ -98,7 +99,7 @@ def describe_for_compile(session: Session, node: Node, plan: ExecutionPlan, sql:
     return plan_federation(session, node, plan, sql).query.describe()
 
 
-def _spark_or_fail() -> Any:
+def _spark_or_fail(conf: dict[str, Any] | None = None) -> Any:
     from dvt_engine.federation.spark import SparkUnavailable, get_spark, spark_available
 
     reason = spark_available()
@@ -106,7 +107,7 @@ def _spark_or_fail() -> Any:
         raise SparkUnavailable(f"federation needs Spark: {reason}",
                                hint="run `dvt sync` to install what federation needs "
                                     "(pyspark and a Java 17+ runtime)")
-    return get_spark()
+    return get_spark(conf)
 
 
 def _compute(setup: FederationSetup) -> tuple[list[Extracted], pa.Table]:
@@ -120,7 +121,7 @@ def _compute(setup: FederationSetup) -> tuple[list[Extracted], pa.Table]:
 
     # every extraction before Spark: a failing source fails fast, without a JVM start
     extracted = [extract_to_arrow(adapter_for(e), e) for e in setup.query.all_extractions]
-    spark = _spark_or_fail()
+    spark = _spark_or_fail(setup.spark_conf)
     try:
         for result in extracted:
             arrow_to_view(spark, result.table, result.extraction.view_name)
