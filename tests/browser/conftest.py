@@ -1,6 +1,8 @@
-"""A real JupyterLab server and a headless Debian Chromium, for tests that look at the page.
+"""A real Jupyter server (JupyterLab 4 or Notebook 7) and a headless Debian Chromium, for
+tests that look at the page.
 
-Everything runs on a temp copy of examples/ with its own Jupyter config, settings and
+Tests that use `jupyter_server` run once per front end in FRONT_ENDS (the `front_end`
+fixture). Everything runs on a temp copy of examples/ with its own Jupyter config, settings and
 runtime dirs, so neither the repository nor the user's Jupyter setup is touched. Both the
 server and the browser are stopped by fixture finalizers, whatever the test did.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -36,7 +39,8 @@ CHROMIUM_ARGS = [
 ]
 SERVER_START_TIMEOUT = 30.0
 
-# JupyterLab user settings: no news/update fetches (no network here) and every cell kept
+# JupyterLab user settings (Notebook 7 reads the same files: it is built from Lab's
+# plugins and takes JUPYTERLAB_SETTINGS_DIR too): no news/update fetches (no network here) and every cell kept
 # in the DOM (the default windowing may drop off-screen cells, which the test reads).
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
@@ -45,13 +49,50 @@ LAB_SETTINGS = {
 }
 
 
+
+
+@dataclass(frozen=True)
+class FrontEnd:
+    """What differs between the front ends: the server module, where a notebook is served,
+    how the page says its kernel is ready, and where the screenshot goes."""
+
+    name: str  # the test id
+    module: str  # run as `python -m <module>`
+    notebook_url: str  # path of a notebook under the server root, {path} filled in
+    kernel_ready: str  # CSS selector of an element present once the kernel is ready
+    kernel_ready_text: re.Pattern[str] | None  # ...and the text it must have, if any
+    screenshot: str  # file name under tmp_path
+    shared_screenshot: Path  # a copy outside pytest's tmp dirs, to look at after the run
+
+
+JUPYTERLAB = FrontEnd(
+    name="jupyterlab", module="jupyterlab", notebook_url="/lab/tree/{path}",
+    # The status bar says "| Idle" once the kernel is up: the toolbar indicator's
+    # data-status turns "idle" while the kernel is still "Initializing", and a Run All
+    # issued then is dropped.
+    kernel_ready=".jp-StatusBar-TextItem", kernel_ready_text=re.compile(r"\| Idle$"),
+    screenshot="jupyterlab.png", shared_screenshot=Path("/tmp/dvt_browser.png"))
+NOTEBOOK7 = FrontEnd(
+    name="notebook7", module="notebook", notebook_url="/notebooks/{path}",
+    # Notebook 7 has no status bar text: its top-bar kernel status widget gets its classes
+    # on the first status change, shows "Kernel Initializing"/"Connecting" with -info,
+    # then is emptied and keeps only -fade once the kernel is idle or busy. (The toolbar
+    # indicator has Lab's early-"idle" problem here too.)
+    kernel_ready=(".jp-NotebookKernelStatus.jp-NotebookKernelStatus-fade"
+                  ":not(.jp-NotebookKernelStatus-info)"),
+    kernel_ready_text=None,
+    screenshot="notebook7.png", shared_screenshot=Path("/tmp/dvt_browser_nb7.png"))
+FRONT_ENDS = (JUPYTERLAB, NOTEBOOK7)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "browser: drives JupyterLab in headless Chromium (scripts/setup_browser.sh)")
+        "markers", "browser: drives JupyterLab / Notebook 7 in headless Chromium "
+                   "(scripts/setup_browser.sh)")
 
 
 def lab_python() -> Path:
-    """The venv's python: JupyterLab's default kernel is the interpreter that runs it."""
+    """The venv's python: the server's default kernel is the interpreter that runs it."""
     venv = REPO / ".venv" / "bin" / "python"
     return venv if venv.exists() else Path(sys.executable)
 
@@ -65,11 +106,13 @@ def missing_tools() -> str | None:
     except ImportError:
         return "Python package playwright not installed (run scripts/setup_browser.sh)"
     probe = subprocess.run(
-        [str(lab_python()), "-c", "import jupyterlab, jupyterlab_widgets, ipywidgets"],
+        [str(lab_python()), "-c",
+         "import jupyterlab, notebook, jupyterlab_widgets, ipywidgets; "
+         "assert int(notebook.__version__.split('.')[0]) >= 7, notebook.__version__"],
         capture_output=True, text=True)
     if probe.returncode != 0:
-        return (f"jupyterlab / jupyterlab_widgets / ipywidgets missing in {lab_python()} "
-                "(run scripts/setup_browser.sh)")
+        return (f"jupyterlab / notebook>=7 / jupyterlab_widgets / ipywidgets missing in "
+                f"{lab_python()} (run scripts/setup_browser.sh): {probe.stderr.strip()[-200:]}")
     return None
 
 
@@ -89,7 +132,7 @@ def free_port() -> int:
 def copy_examples(dest: Path) -> Path:
     """examples/demo and examples/notebooks, with the notebooks' saved outputs removed.
 
-    JupyterLab re-renders saved widget state on open, so a notebook committed with
+    The front ends re-render saved widget state on open, so a notebook committed with
     outputs would show a finished run graph before any cell ran: stripping them means
     whatever graph the test sees was drawn live from the kernel.
     """
@@ -127,7 +170,8 @@ def isolated_env(home: Path) -> dict[str, str]:
 
 
 @dataclass
-class LabServer:
+class JupyterServer:
+    front_end: FrontEnd
     url: str
     token: str
     root: Path
@@ -149,14 +193,15 @@ class LabServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited with {self.proc.returncode}:\n"
+                raise RuntimeError(f"{self.front_end.name} server exited with "
+                                   f"{self.proc.returncode}:\n"
                                    f"{self.log_tail()}")
             try:
                 self.api("/api/status", timeout=2)
                 return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.25)
-        raise TimeoutError(f"JupyterLab did not answer on {self.url} within {timeout:.0f}s:\n"
+        raise TimeoutError(f"{self.front_end.name} did not answer on {self.url} within {timeout:.0f}s:\n"
                            f"{self.log_tail()}")
 
     def stop(self) -> None:
@@ -176,16 +221,23 @@ class LabServer:
                     self.proc.wait()
 
 
+@pytest.fixture(params=FRONT_ENDS, ids=lambda fe: fe.name)
+def front_end(request: pytest.FixtureRequest) -> FrontEnd:
+    return request.param  # type: ignore[no-any-return]
+
+
 @pytest.fixture
-def lab_server(browser_tools: None, tmp_path: Path) -> Iterator[LabServer]:
+def jupyter_server(browser_tools: None, front_end: FrontEnd,
+                   tmp_path: Path) -> Iterator[JupyterServer]:
     root = copy_examples(tmp_path / "examples")
     port, token = free_port(), secrets.token_hex(16)
-    log = tmp_path / "jupyterlab.log"
+    log = tmp_path / f"{front_end.name}.log"
     cmd = [
-        str(lab_python()), "-m", "jupyterlab", "--no-browser",
+        str(lab_python()), "-m", front_end.module, "--no-browser",
         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        # no PyPI look-ups from the extension manager: this network is closed
+        # no PyPI look-ups from the extension manager: this network is closed (Notebook 7
+        # loads the jupyterlab server extension too, so this applies to both)
         "--LabApp.extension_manager=readonly", "--ServerApp.terminals_enabled=False",
         # a safety net if this process dies before the finalizer runs
         "--ServerApp.shutdown_no_activity_timeout=600",
@@ -196,7 +248,7 @@ def lab_server(browser_tools: None, tmp_path: Path) -> Iterator[LabServer]:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=root,
                                 env=isolated_env(tmp_path / "jupyter-home"),
                                 start_new_session=True)
-    server = LabServer(f"http://127.0.0.1:{port}", token, root, log, proc)
+    server = JupyterServer(front_end, f"http://127.0.0.1:{port}", token, root, log, proc)
     try:
         server.wait_ready(SERVER_START_TIMEOUT)
         yield server

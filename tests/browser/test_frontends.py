@@ -1,6 +1,8 @@
-"""The quickstart notebook in a real JupyterLab: the run graph widgets render and go live.
+"""The quickstart notebook in a real JupyterLab 4 and Notebook 7: the run graph widgets
+render and go live.
 
-nbval checks the notebook's text; this checks what a user sees. The notebook is opened
+nbval checks the notebook's text; this checks what a user sees. The test runs once per
+front end (conftest.FRONT_ENDS); only opening the notebook differs, the checks are shared. The notebook is opened
 with its saved outputs stripped (see conftest.copy_examples), so every SVG node and the
 progress bar on the page were drawn by the front end's widget manager from the kernel.
 Run it alone with `.venv/bin/python -m pytest -m browser tests/browser -s`.
@@ -23,14 +25,13 @@ except ImportError:  # pragma: no cover
     PlaywrightTimeout = TimeoutError  # type: ignore[misc,assignment]
 
 if TYPE_CHECKING:  # fixtures' types only: conftest modules are not importable packages
-    from tests.browser.conftest import BrowserPage, LabServer
+    from tests.browser.conftest import BrowserPage, JupyterServer
 
 NOTEBOOK = "notebooks/quickstart.ipynb"
 BUILD_SOURCE = "%dvt build"
 QUEUED, RUNNING, SUCCESS = "#d0d7de", "#58a6ff", "#2da44e"
 FINAL_COLOURS = {SUCCESS, "#d4a72c", "#cf222e", "#8c959f"}  # success/pass, warn, error, skipped
 MIN_BUILD_NODES = 20
-SHARED_SCREENSHOT = Path("/tmp/dvt_browser.png")
 
 KERNEL_TIMEOUT_MS = 30_000
 MENU_TIMEOUT_MS = 10_000
@@ -78,7 +79,7 @@ FINISHED_JS = ("(cell) => { const s = (" + SNAPSHOT_JS + ")(cell);"
                r" return s.busy_cells === 0 && /\[\d+\]/.test(s.prompt); }")
 
 
-def describe(snap: dict[str, Any], console: list[str], server: LabServer) -> str:
+def describe(snap: dict[str, Any], console: list[str], server: JupyterServer) -> str:
     """Everything needed to tell 'widget not rendered' from 'run went wrong'."""
     shown = {k: v for k, v in snap.items() if k != "ids"}
     shown["nodes"] = len(snap["ids"])
@@ -87,28 +88,28 @@ def describe(snap: dict[str, Any], console: list[str], server: LabServer) -> str
             f"\nserver log (tail):\n{server.log_tail(20)}")
 
 
-def open_notebook(bp: BrowserPage, server: LabServer) -> None:
+def open_notebook(bp: BrowserPage, server: JupyterServer) -> None:
     """Open the notebook and wait for its kernel (accepting a kernel dialog if one shows).
 
-    Ready means the status bar says "| Idle": the toolbar indicator's data-status turns
-    "idle" while the kernel is still "Initializing", and a Run All issued then is dropped.
+    What "ready" looks like depends on the front end (FrontEnd.kernel_ready, see
+    conftest). Waited for as attached, not visible: Notebook 7's element is empty.
     """
-    page = bp.page
-    page.goto(f"{server.url}/lab/tree/{NOTEBOOK}?token={server.token}",
-              wait_until="domcontentloaded")
-    idle = page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| Idle$"))
+    page, fe = bp.page, server.front_end
+    url = server.url + fe.notebook_url.format(path=NOTEBOOK)
+    page.goto(f"{url}?token={server.token}", wait_until="domcontentloaded")
+    ready = page.locator(fe.kernel_ready, has_text=fe.kernel_ready_text)
     dialog = page.locator(".jp-Dialog")
-    idle.or_(dialog).first.wait_for(timeout=KERNEL_TIMEOUT_MS)
+    ready.or_(dialog).first.wait_for(state="attached", timeout=KERNEL_TIMEOUT_MS)
     if dialog.count():
         # "Select Kernel": the default choice is the notebook's python3 (the venv's python)
         page.locator(".jp-Dialog .jp-mod-accept").click()
-        idle.wait_for(timeout=KERNEL_TIMEOUT_MS)
+        ready.wait_for(state="attached", timeout=KERNEL_TIMEOUT_MS)
 
 
 def run_all_cells(bp: BrowserPage, first_cell: Any) -> None:
     """Run > Run All Cells, as a user would; retried if no cell started.
 
-    The menu item is disabled until the notebook is the current widget, and a click that
+    Both front ends have Lab's Lumino menu bar with this item. The menu item is disabled until the notebook is the current widget, and a click that
     lands while Lab is still settling can be lost, so: focus a cell, wait for the item to
     be enabled, and check that some cell got a prompt ([*] or [n]) before going on (a
     retry is printed: with the status bar wait above none was seen).
@@ -131,20 +132,21 @@ def run_all_cells(bp: BrowserPage, first_cell: Any) -> None:
     raise AssertionError(f"Run > Run All Cells started no cell in {RUN_ALL_ATTEMPTS} tries")
 
 
-def save_screenshot(bp: BrowserPage, cell: Any, tmp_path: Path) -> Path:
+def save_screenshot(bp: BrowserPage, cell: Any, server: JupyterServer, tmp_path: Path) -> Path:
+    fe = server.front_end
     cell.evaluate("(el) => el.scrollIntoView({block: 'start'})")
-    path = tmp_path / "jupyterlab.png"
+    path = tmp_path / fe.screenshot
     bp.page.screenshot(path=str(path))
-    shutil.copyfile(path, SHARED_SCREENSHOT)
-    print(f"\nscreenshot: {path} (copied to {SHARED_SCREENSHOT})")
+    shutil.copyfile(path, fe.shared_screenshot)
+    print(f"\n{fe.name} screenshot: {path} (copied to {fe.shared_screenshot})")
     return path
 
 
 @pytest.mark.browser
-def test_quickstart_run_graph_renders_live(lab_server: LabServer, browser: BrowserPage,
+def test_quickstart_run_graph_renders_live(jupyter_server: JupyterServer, browser: BrowserPage,
                                             tmp_path: Path) -> None:
     page = browser.page
-    open_notebook(browser, lab_server)
+    open_notebook(browser, jupyter_server)
     cell = page.locator(".jp-CodeCell").filter(
         has=page.locator(".jp-InputArea-editor", has_text=BUILD_SOURCE))
     # the kernel can be idle before the notebook's cells are drawn
@@ -163,8 +165,8 @@ def test_quickstart_run_graph_renders_live(lab_server: LabServer, browser: Brows
     except PlaywrightTimeout:
         pass  # the assertions below say what is missing
     snap = handle.evaluate(SNAPSHOT_JS)
-    save_screenshot(browser, cell, tmp_path)
-    why = describe(snap, browser.console, lab_server)
+    save_screenshot(browser, cell, jupyter_server, tmp_path)
+    why = describe(snap, browser.console, jupyter_server)
 
     assert snap["busy_cells"] == 0 and re.search(r"\[\d+\]", snap["prompt"]), \
         f"the notebook did not finish running within {RUN_TIMEOUT_MS // 1000}s\n{why}"
