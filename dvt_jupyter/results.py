@@ -88,19 +88,21 @@ class RunResults:
         return f"RunResults({body})"
 
     def _repr_html_(self) -> str:
+        # notebook front ends right-align table cells by default; names read left to right
+        td = "<td style='text-align:left'>"
         rows = []
         for o in self.outcomes:
             detail = "" if o.status in _PASSED else html.escape(o.message or "")
             rows.append(
-                f"<tr class='dvt-{o.status}' style='text-align:left'>"
-                f"<td>{html.escape(o.name)}</td>"
-                f"<td>{o.resource_type}</td><td>{o.status}</td>"
+                f"<tr class='dvt-{o.status}'>{td}{html.escape(o.name)}</td>"
+                f"{td}{o.resource_type}</td>{td}{o.status}</td>"
                 f"<td>{'' if o.rows_affected is None else o.rows_affected}</td>"
-                f"<td><pre style='margin:0;white-space:pre-wrap'>{detail}</pre></td></tr>"
+                f"{td}<pre style='margin:0;white-space:pre-wrap'>{detail}</pre></td></tr>"
             )
-        head = "<tr><th>node</th><th>type</th><th>status</th><th>rows</th><th>message</th></tr>"
+        head = "".join(f"<th style='text-align:left'>{h}</th>"
+                       for h in ("node", "type", "status", "rows", "message"))
         return (f"<div><b>{html.escape(repr(self))}</b>"
-                f"<table style='text-align:left'>{head}{''.join(rows)}</table></div>")
+                f"<table><tr>{head}</tr>{''.join(rows)}</table></div>")
 
 
 def _hook_name(unique_id: str) -> str:
