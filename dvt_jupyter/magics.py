@@ -269,14 +269,13 @@ class DvtMagics(Magics):
             args = p.parse_args(shlex.split(line))
         except SystemExit:
             return self._error(ArgumentError("usage: %%dvt_sql [--target T] [--limit N]"))
-        from dvt_engine.tasks.compile import compile_inline
+        from dvt_engine.tasks.show import preview_inline
 
         session = self._session()
         try:
-            sql = compile_inline(session, cell)
-            adapter = session.adapter(args.target)
             limit = args.limit if args.limit is not None else self.settings.display_limit
-            table = adapter.read_arrow(adapter.limit_query(sql, limit) if limit >= 0 else sql)
+            # federated through Spark when the cell reads relations on other connections
+            table = preview_inline(session, cell, limit, args.target)
         except DvtError as exc:
             return self._error(exc)
         print(preview_caption(table, limit))

@@ -254,3 +254,16 @@ def test_example_project_federates_and_shows(spark: Any, tmp_path: Path) -> None
     assert shown.exit_code == 0, shown.output
     assert shown.result.data.num_rows == 3
     assert "| West        |  375.00 |" in shown.output
+    # inline SQL reading two connections is federated like a model preview
+    inline = project.dvt(
+        "show", "--inline",
+        "select c.name, o.amount from {{ source('crm','customers') }} c "
+        "join {{ ref('orders') }} o on o.customer_id = c.customer_id order by 2 desc",
+        "--limit", "2")
+    assert inline.exit_code == 0, inline.output
+    assert inline.result.data.to_pylist() == [{"name": "Dan Olsen", "amount": 300.0},
+                                              {"name": "Ada Olsen", "amount": 120.5}]
+    # reading only the default target stays on its adapter
+    local = project.dvt("show", "--inline", "select count(*) as n from {{ ref('orders') }}")
+    assert local.exit_code == 0, local.output
+    assert local.result.data.to_pylist()[0]["n"] > 2

@@ -49,6 +49,9 @@ class RenderState:
     # the output the SQL runs on when not the node's own: an ephemeral model is inlined
     # into its consumer, so `target`/`adapter` in it are the consumer's
     run_on: str | None = None
+    # the nodes ref()/source() resolved to when executing (ephemeral models included):
+    # inline SQL has no parsed depends_on, so this is how its inputs are planned
+    resolved: list[Node] = field(default_factory=list)
 
 
 class ConfigAccessor:
@@ -374,6 +377,7 @@ class Compiler:
                     node.refs.append((name, pkg))
                 return Relation(None, None, name)
             target = self.find_ref(name, pkg, node)
+            state.resolved.append(target)
             if target.is_ephemeral:
                 self._compile_ephemeral(target, state)
                 return Relation(None, None, f"__dbt__cte__{target.name}", type="cte")
@@ -384,7 +388,9 @@ class Compiler:
                 if node is not None:
                     node.sources.append((str(source_name), str(table_name)))
                 return Relation(None, None, f"{source_name}__{table_name}")
-            return self.relation_of(self.find_source(source_name, table_name, node))
+            found = self.find_source(source_name, table_name, node)
+            state.resolved.append(found)
+            return self.relation_of(found)
 
         def var(name: str, default: Any = _MISSING) -> Any:
             scope = self.project_vars(package)

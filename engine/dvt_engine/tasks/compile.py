@@ -7,6 +7,7 @@ import json
 
 from dvt_engine.errors import DvtError
 from dvt_engine.jinja.context import RenderState, inject_ctes
+from dvt_engine.manifest import Node
 from dvt_engine.planner import ExecutionPlan
 from dvt_engine.planner import describe as describe_plan
 from dvt_engine.session import Session
@@ -17,9 +18,35 @@ COMPILE_TYPES = ("model", "test", "snapshot", "analysis")
 
 
 def compile_inline(session: Session, sql: str) -> str:
+    return compile_inline_inputs(session, sql)[0]
+
+
+def compile_inline_inputs(session: Session, sql: str) -> tuple[str, list[Node]]:
+    """Inline SQL compiled, and the nodes its ref()/source() calls resolved to."""
     state = RenderState(node=None, execute=True)
     out = session.compiler.render(sql, state, "inline")
-    return inject_ctes(out, state.ctes)
+    return inject_ctes(out, state.ctes), state.resolved
+
+
+def plan_inline(session: Session, sql: str, target: str | None = None
+                ) -> tuple[str, Node, ExecutionPlan]:
+    """Inline SQL compiled, as a synthetic `sql_operation` node reading what it resolved
+    to, and that node's plan: federation when it reads another connection than `target`
+    (the default target when None), with the same identity rule as models."""
+    from dvt_engine.planner import plan_node
+
+    compiled, resolved = compile_inline_inputs(session, sql)
+    project = session.project.name
+    node = Node(unique_id=f"sql_operation.{project}.inline", resource_type="sql_operation",
+                name="inline", package_name=project, original_file_path="inline",
+                path="inline", fqn=[project, "inline"], raw_code=sql,
+                config={"target": target} if target else {},
+                depends_on_nodes=list(dict.fromkeys(n.unique_id for n in resolved)))
+    profile = session.profile
+    plan = plan_node(session.manifest, node, profile.outputs, profile.target_name,
+                     session.project_dir,
+                     relation_of=lambda n: str(session.compiler.relation_of(n)))
+    return compiled, node, plan
 
 
 def run(session: Session, args: argparse.Namespace) -> CommandResult:

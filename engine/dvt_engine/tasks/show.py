@@ -10,7 +10,7 @@ from typing import Any
 
 from dvt_engine.session import Session
 from dvt_engine.tasks.base import EXIT_ERROR, CommandResult, found_line, select_ids
-from dvt_engine.tasks.compile import compile_inline, concurrency_line, printed_ids
+from dvt_engine.tasks.compile import concurrency_line, plan_inline, printed_ids
 from dvt_engine.tasks.execute import NodeExecutor
 
 
@@ -21,18 +21,16 @@ def run(session: Session, args: argparse.Namespace) -> CommandResult:
     session.flags.update(which="show")
     # a preview is of the node itself: its tests are not pulled in
     args.indirect_selection = getattr(args, "indirect_selection", None) or "empty"
+    limit = args.limit
     if args.inline:
         concurrency_line(session, args)
-        sql = compile_inline(session, args.inline)
-        adapter = session.adapter()
+        table = preview_inline(session, args.inline, limit)
         name = None
-        plan = None
     else:
         ids = [u for u in select_ids(session, args, ("model", "seed", "snapshot", "test",
                                                       "analysis"))]
         if not ids:
             return CommandResult("show", True, data=None)
-        plan = None
         concurrency_line(session, args)
         # dbt previews the selected node named in the first --select argument
         named = printed_ids(session, args, ids)
@@ -49,15 +47,12 @@ def run(session: Session, args: argparse.Namespace) -> CommandResult:
         adapter = executor.adapter(node)
         name = node.name
         plan = session.execution_plans([node.unique_id]).get(node.unique_id)
-    limit = args.limit
-    if not args.inline and plan is not None and plan.path == "federation" \
-            and node.resource_type == "model":
-        from dvt_engine.tasks.federate import preview_federated
+        if plan is not None and plan.is_federated and node.resource_type == "model":
+            from dvt_engine.tasks.federate import preview_federated
 
-        table = preview_federated(session, node, plan, sql, limit)
-    else:
-        query = adapter.limit_query(sql, limit) if limit is not None and limit >= 0 else sql
-        table = adapter.read_arrow(query)
+            table = preview_federated(session, node, plan, sql, limit)
+        else:
+            table = _read(adapter, sql, limit)
     if args.output == "json":
         rows = [{k: _json_value(v) for k, v in row.items()} for row in table.to_pylist()]
         data = {"show": rows} if name is None else {"node": name, "show": rows}
@@ -67,6 +62,24 @@ def run(session: Session, args: argparse.Namespace) -> CommandResult:
         events.log(print_table(table), "result")
     return CommandResult("show", True, data=table,
                          exit_code=0 if table is not None else EXIT_ERROR)
+
+
+def preview_inline(session: Session, sql: str, limit: int | None,
+                   target: str | None = None) -> Any:
+    """Inline SQL's rows (an Arrow table): on `target`'s adapter (the default target when
+    None) when everything it reads lives there, else federated through Spark like a
+    federated model's preview."""
+    compiled, node, plan = plan_inline(session, sql, target)
+    if plan.is_federated:
+        from dvt_engine.tasks.federate import preview_federated
+
+        return preview_federated(session, node, plan, compiled, limit)
+    return _read(session.adapter(target), compiled, limit)
+
+
+def _read(adapter: Any, sql: str, limit: int | None) -> Any:
+    query = adapter.limit_query(sql, limit) if limit is not None and limit >= 0 else sql
+    return adapter.read_arrow(query)
 
 
 def _json_value(value: Any) -> Any:
