@@ -6,7 +6,6 @@ files change. This is also the Python API: `Session("path").invoke(["run", "-s",
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -263,9 +262,6 @@ class Session:
 
         return run_command(args, session=self, subscriber=subscriber)
 
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in ("1", "true", "yes")
 
 
 __all__ = ["Session", "ProjectError"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -136,10 +138,8 @@ class DuckDBAdapter(Adapter):
         return self._engine
 
     def execute(self, sql: str, fetch: bool = False) -> tuple[AdapterResponse, pa.Table | None]:
-        import duckdb
-
         cur = self._cursor()
-        try:
+        with _driver_errors():
             if fetch:
                 rel = cur.sql(sql)
                 table = _to_arrow(rel) if rel is not None else _empty_table()
@@ -151,13 +151,6 @@ class DuckDBAdapter(Adapter):
                 row = result.fetchone()
                 rows = int(row[0]) if row else None
             return AdapterResponse("OK", "OK", rows), None
-        except duckdb.Error as exc:
-            raise DatabaseError(_clean_error(exc)) from None
-        except RuntimeError as exc:
-            # DuckDB turns Ctrl-C during a query into RuntimeError: give it back as Ctrl-C
-            if "interrupted" in str(exc).lower():
-                raise KeyboardInterrupt from None
-            raise
 
     def read_arrow(self, sql: str) -> pa.Table:
         _, table = self.execute(sql, fetch=True)
@@ -166,20 +159,11 @@ class DuckDBAdapter(Adapter):
 
     def fetch_dicts(self, sql: str) -> list[dict[str, Any]]:
         # plain rows: commands that never move data (run, seed) need not import pyarrow
-        import duckdb
-
         cur = self._cursor()
-        try:
+        with _driver_errors():
             cur.execute(sql)
             names = [d[0] for d in cur.description or ()]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-        except duckdb.Error as exc:
-            raise DatabaseError(_clean_error(exc)) from None
-        except RuntimeError as exc:
-            # DuckDB turns Ctrl-C during a query into RuntimeError: give it back as Ctrl-C
-            if "interrupted" in str(exc).lower():
-                raise KeyboardInterrupt from None
-            raise
 
     def write_arrow(self, relation: Relation, table: pa.Table) -> int:
         cur = self._cursor()
@@ -479,21 +463,33 @@ def _seed_cast(name: str, dtype: str, ident: str) -> str:
     return f"{ident}::{dtype} as {ident}"
 
 
+@contextmanager
+def _driver_errors() -> Iterator[None]:
+    """DuckDB's errors as DatabaseError; Ctrl-C during a query (DuckDB raises it as
+    RuntimeError 'Query interrupted') back as KeyboardInterrupt."""
+    import duckdb
+
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise DatabaseError(_clean_error(exc)) from None
+    except RuntimeError as exc:
+        if "interrupted" in str(exc).lower():
+            raise KeyboardInterrupt from None
+        raise
+
+
 def _lit(value: str) -> str:
     return value.replace("'", "''")
 
 
 # where DuckDB's CSV errors turn from the problem to read_csv advice
 _CSV_ADVICE = re.compile(r"\n\s*\n|\nPossible (?:fixes|solutions):")
-_LINE_NO = re.compile(r"\n\nLINE \d+:.*", re.S)
 
 
 def _clean_error(exc: Exception) -> str:
     return str(exc).strip()
 
-
-def settings_redacted(settings: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in settings.items() if k not in ("password", "token")}
 
 
 def _empty_table() -> pa.Table:

@@ -181,23 +181,15 @@ def _message(extracted: list[Extracted], rows: int, target: str) -> str:
 
 
 def _write_staging(adapter: Adapter, relation: Relation, table: pa.Table) -> Relation:
-    staging = mat.staging_name(relation)
-    old = adapter.get_relation(staging.database, staging.schema or "", staging.identifier or "")
-    if old is not None:
-        adapter.drop_relation(old)
+    staging = mat.fresh_staging(adapter, relation)
     adapter.write_arrow(staging, table)
     return staging
 
 
 def _land_table(adapter: Adapter, relation: Relation, table: pa.Table) -> AdapterResponse:
-    staging = _write_staging(adapter, relation, table)
-    try:
-        mat.swap_in(adapter, staging, relation)
-    except DvtError:
-        adapter.drop_relation(staging)
-        raise
-    adapter.cache_added(relation.incorporate(type="table"))
-    return AdapterResponse(f"INSERT {table.num_rows}", "INSERT", table.num_rows)
+    rows = mat.build_aside(adapter, relation,
+                           lambda staging: adapter.write_arrow(staging, table))
+    return AdapterResponse(f"INSERT {rows}", "INSERT", rows)
 
 
 def _land_incremental(adapter: Adapter, relation: Relation, table: pa.Table,

@@ -6,14 +6,16 @@ failed build leaves the old relation as it was.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dvt_engine.adapters import Adapter, AdapterResponse, ColumnInfo, Relation
 from dvt_engine.errors import CompilationError, DvtError
 
 TMP_SUFFIX = "__dbt_tmp"
+T = TypeVar("T")
 
 
 @dataclass
@@ -54,11 +56,22 @@ def build_view(adapter: Adapter, relation: Relation, sql: str) -> Built:
     return Built(resp, relation, f"{resp.message}")
 
 
-def build_table(adapter: Adapter, relation: Relation, sql: str) -> Built:
+def fresh_staging(adapter: Adapter, relation: Relation) -> Relation:
+    """The staging relation for `relation`, with any leftover of a failed run dropped."""
     staging = staging_name(relation)
-    if _existing(adapter, staging) is not None:
-        adapter.drop_relation(staging)
-    resp = adapter.create_table_as(staging, sql)
+    old = _existing(adapter, staging)
+    if old is not None:
+        adapter.drop_relation(old)
+    return staging
+
+
+def build_aside(adapter: Adapter, relation: Relation, fill: Callable[[Relation], T]) -> T:
+    """Fill a staging table with `fill(staging)`, then swap it in for `relation`.
+
+    A failing fill or swap leaves the old relation as it was and no staging table.
+    """
+    staging = fresh_staging(adapter, relation)
+    result = fill(staging)
     adapter.cache_added(staging)
     try:
         swap_in(adapter, staging, relation)
@@ -66,6 +79,11 @@ def build_table(adapter: Adapter, relation: Relation, sql: str) -> Built:
         adapter.drop_relation(staging)
         raise
     adapter.cache_added(relation.incorporate(type="table"))
+    return result
+
+
+def build_table(adapter: Adapter, relation: Relation, sql: str) -> Built:
+    resp = build_aside(adapter, relation, lambda staging: adapter.create_table_as(staging, sql))
     return Built(resp, relation, resp.message)
 
 
@@ -173,15 +191,7 @@ def build_seed(adapter: Adapter, relation: Relation, path: Path, config: dict[st
         if reloaded is not None:
             resp = AdapterResponse(f"INSERT {reloaded}", "INSERT", reloaded)
             return Built(resp, relation, resp.message)
-    staging = staging_name(relation)
-    if _existing(adapter, staging) is not None:
-        adapter.drop_relation(staging)
-    rows = adapter.load_seed(staging, path, column_types, delimiter, quote_columns)
-    try:
-        swap_in(adapter, staging, relation)
-    except DvtError:
-        adapter.drop_relation(staging)
-        raise
-    adapter.cache_added(relation.incorporate(type="table"))
+    rows = build_aside(adapter, relation, lambda staging: adapter.load_seed(
+        staging, path, column_types, delimiter, quote_columns))
     resp = AdapterResponse(f"INSERT {rows}", "INSERT", rows)
     return Built(resp, relation, resp.message)
