@@ -258,7 +258,25 @@ def base_args(description: str) -> argparse.ArgumentParser:
 def tools(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
     dbt = None if args.no_dbt else find_dbt()
     dvt = None if args.no_dvt else find_dvt()
+    if dvt is not None:
+        byte_compile_dvt()
     return dbt, dvt
+
+
+def byte_compile_dvt() -> None:
+    """Write the .pyc files of an editable dvt install, as `pip install` does for dbt's
+    venv and for every non-editable install: without them each `dvt` process compiles
+    its own sources again (~45 ms here, where PYTHONDONTWRITEBYTECODE=1 is set)."""
+    import compileall
+    import importlib.util
+
+    for package in ("dvt_engine", "dvt_jupyter"):
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        for location in spec.submodule_search_locations:
+            if "site-packages" not in location:  # an editable (source) install
+                compileall.compile_dir(location, quiet=1)
 
 
 def why_skipped(args: argparse.Namespace, tool: str) -> str:

@@ -6,7 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/bootstrap.sh
 bash scripts/setup_services.sh
 bash scripts/setup_browser.sh      # Chromium + JupyterLab for tests/browser
-.venv/bin/ruff check engine dvt_jupyter tests bench
+.venv/bin/ruff check engine dvt_jupyter tests bench examples
 # unit + integration tests, two workers
 .venv/bin/python -m pytest -q -n 2 --dist loadscope tests "$@"
 # the example notebooks, cell by cell, against their committed outputs

@@ -140,6 +140,45 @@ def test_static_extract_reads_literal_calls() -> None:
     assert static_extract("{{ ref(name_var) }}") is None
 
 
+STATIC_TEMPLATES = [
+    "select * from {{ ref('a') }}",
+    "{{ config(materialized='view') }}\nselect * from {{ ref('a') }} -- tail\n\n",
+    "select 1 as x from {{- ref('a') -}}   \n  where 1 = 1",
+    "select * from {{ ref('proj', 'a') }} join {{ source('raw', 'items') }} using (id)",
+    "  {{- config(tags=['t']) }}\n  select * from {{ ref(\"a\") -}}\n",
+    "select 'a' as s",
+]
+
+
+def test_static_templates_render_as_jinja_does(project: Any) -> None:
+    from dvt_engine.jinja import context as jinja_context
+    from dvt_engine.jinja.context import RenderState
+    from dvt_engine.jinja.static import static_pieces
+
+    project.write("models/a.sql", "select 1 as id")
+    project.write("models/sources.yml",
+                  "sources:\n  - name: raw\n    schema: main\n    tables: [{name: items}]\n")
+    for i, src in enumerate(STATIC_TEMPLATES):
+        project.write(f"models/m{i}.sql", src)
+    session = Session(project.root, profiles_dir=str(project.root))
+    compiler = session.compiler
+    try:
+        for i, src in enumerate(STATIC_TEMPLATES):
+            assert static_pieces(src) is not None, src
+            node = session.manifest.nodes[f"model.proj.m{i}"]
+            fast = compiler.render(src, RenderState(node=node, execute=True), "x.sql")
+            jinja_context._static_store[src] = None  # force the Jinja path
+            slow = compiler.render(src, RenderState(node=node, execute=True), "x.sql")
+            assert fast == slow, src
+    finally:
+        jinja_context._static_store.clear()
+        session.close()
+    # anything beyond literal ref/source/config needs Jinja
+    assert static_pieces("select {{ this }}") is None
+    assert static_pieces("{{ ref('a') }}{% if x %}{% endif %}") is None
+    assert static_pieces("{{ ref(some_var) }}") is None
+
+
 def test_control_flow_model_still_gets_refs_and_config(project: Any) -> None:
     project.write("models/a.sql", "select 1 as id")
     project.write("models/b.sql", "select 2 as id")

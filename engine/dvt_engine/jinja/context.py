@@ -22,6 +22,7 @@ from dvt_engine.adapters.relation import Relation
 from dvt_engine.errors import CompilationError, DvtError
 from dvt_engine.jinja.agate_like import ResultTable
 from dvt_engine.jinja.macros import MacroRegistry, MacroReturn
+from dvt_engine.jinja.static import Piece, static_pieces
 from dvt_engine.manifest import Manifest, Node
 from dvt_engine.project.yaml_io import env_var, is_secret_key
 
@@ -501,6 +502,9 @@ class Compiler:
                extra: dict[str, Any] | None = None) -> str:
         from dvt_engine.jinja.environment import template_error
 
+        pieces = _static_cache(template_src)
+        if pieces is not None:
+            return self._render_static(pieces, state, extra)
         template = _template_cache(template_src, path, not state.execute)
         # most models only call ref/source/config: binding every macro for them costs more
         # than the render itself
@@ -513,6 +517,20 @@ class Compiler:
             raise
         except Exception as exc:  # Jinja or Python error inside the template
             raise template_error(exc, path) from None
+
+    def _render_static(self, pieces: list[Piece], state: RenderState,
+                       extra: dict[str, Any] | None) -> str:
+        """What Jinja would render for a template of text and literal ref/source/config
+        calls (see jinja/static.py), without compiling it."""
+        ctx = self.context(state, extra, with_macros=False)
+        out: list[str] = []
+        for piece in pieces:
+            if isinstance(piece, str):
+                out.append(piece)
+            else:
+                fn, args, kwargs = piece
+                out.append(str(ctx[fn](*args, **kwargs)))
+        return "".join(out)
 
     def _uses_macros(self, source: str) -> bool:
         names = _referenced_names(source)
@@ -574,6 +592,17 @@ def _referenced_names(source: str) -> frozenset[str] | None:
         names = None
     _names_cache[source] = names
     return names
+
+
+_static_store: dict[str, list[Piece] | None] = {}
+
+
+def _static_cache(source: str) -> list[Piece] | None:
+    try:
+        return _static_store[source]
+    except KeyError:
+        pieces = _static_store[source] = static_pieces(source)
+        return pieces
 
 
 def _template_cache(source: str, path: str, parsing: bool = False) -> Any:

@@ -6,7 +6,6 @@ static extractor (as dbt's static parser does) and Jinja runs only for the other
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import os
 import re
@@ -19,6 +18,7 @@ from dvt_engine.errors import CompilationError, DvtError, ParsingError
 from dvt_engine.jinja.context import Compiler, RenderState
 from dvt_engine.jinja.environment import extract_docs
 from dvt_engine.jinja.macros import MacroRegistry
+from dvt_engine.jinja.static import ANY_JINJA, literal_call, static_pieces
 from dvt_engine.manifest import Column, Doc, Manifest, Node
 from dvt_engine.project.configs import (
     PROJECT_KEYS,
@@ -87,25 +87,20 @@ def _checksum(text: str) -> str:
 
 # -- static extraction ----------------------------------------------------------------
 
-_CALL = re.compile(r"{{-?\s*(ref|source|config)\s*\((.*?)\)\s*-?}}", re.S)
-_ANY_JINJA = re.compile(r"{{|{%|{#")
-
 
 def static_extract(sql: str) -> tuple[list[tuple[str, str | None]], list[tuple[str, str]],
                                       dict[str, Any]] | None:
     """ref/source/config calls with literal args, or None if the file needs Jinja."""
+    pieces = static_pieces(sql)
+    if pieces is None:
+        return None
     refs: list[tuple[str, str | None]] = []
     sources: list[tuple[str, str]] = []
     config: dict[str, Any] = {}
-    stripped = _CALL.sub("", sql)
-    if _ANY_JINJA.search(stripped):
-        return None
-    for m in _CALL.finditer(sql):
-        fn, args_src = m.group(1), m.group(2)
-        parsed = _literal_call(args_src)
-        if parsed is None:
-            return None
-        args, kwargs = parsed
+    for piece in pieces:
+        if isinstance(piece, str):
+            continue
+        fn, args, kwargs = piece
         if fn == "ref":
             if kwargs.keys() - {"version", "v"} or not 1 <= len(args) <= 2:
                 return None
@@ -119,45 +114,6 @@ def static_extract(sql: str) -> tuple[list[tuple[str, str | None]], list[tuple[s
                 return None
             config = merge_config(config, kwargs)
     return refs, sources, config
-
-
-_JINJA_LITERALS = {"true": True, "false": False, "none": None, "True": True, "False": False,
-                   "None": None}
-
-
-_STRING_ARGS = re.compile(r"""\s*(['"])([^'"\\]*)\1\s*(?:,\s*(['"])([^'"\\]*)\3\s*)?""")
-
-
-def _literal_call(args_src: str) -> tuple[list[Any], dict[str, Any]] | None:
-    simple = _STRING_ARGS.fullmatch(args_src)
-    if simple:  # ref('x') / source('a', 'b'): no need for the Python parser
-        args = [simple.group(2)] if simple.group(3) is None else [simple.group(2),
-                                                                   simple.group(4)]
-        return args, {}
-    try:
-        call = ast.parse(f"f({args_src})", mode="eval").body
-    except SyntaxError:
-        return None
-    assert isinstance(call, ast.Call)
-    try:
-        args = [_literal(a) for a in call.args]
-        kwargs = {k.arg: _literal(k.value) for k in call.keywords if k.arg}
-    except ValueError:
-        return None
-    if any(k.arg is None for k in call.keywords):
-        return None
-    return args, kwargs
-
-
-def _literal(node: ast.AST) -> Any:
-    if isinstance(node, ast.Name) and node.id in _JINJA_LITERALS:
-        return _JINJA_LITERALS[node.id]
-    if isinstance(node, ast.List | ast.Tuple):
-        return [_literal(e) for e in node.elts]
-    if isinstance(node, ast.Dict):
-        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values, strict=True)
-                if k is not None}
-    return ast.literal_eval(node)
 
 
 # -- the parser --------------------------------------------------------------------------
@@ -523,7 +479,7 @@ class ProjectParser:
         # the relations a generic test reads are in its kwargs: the model, and `to` etc.
         for value in [target_ref, *[v for v in args.values() if isinstance(v, str)]]:
             for m in _CALL_IN_KWARG.finditer(value):
-                parsed = _literal_call(m.group(2))
+                parsed = literal_call(m.group(2))
                 if parsed is None:
                     continue
                 call_args = parsed[0]
@@ -637,7 +593,7 @@ class ProjectParser:
                 col.description = self._render_description(col.description, node, where)
 
     def _render_description(self, text: str, node: Node, where: str) -> str:
-        if not text or not _ANY_JINJA.search(text):
+        if not text or not ANY_JINJA.search(text):
             return text
         from dvt_engine.jinja.environment import get_environment
         from dvt_engine.project.yaml_io import env_var
