@@ -174,7 +174,7 @@ def test_federated_models_land_on_their_targets(fp: FedProject) -> None:
     assert set(run.statuses.values()) == {"success"}, run.statuses
     assert fp.duck("select id, name, amount from main.fed_join order by id") == _expected_join()
     assert fp.duck("select n from main.after_fed") == [(3,)]
-    line = next(ln for ln in run.output.splitlines() if "OK created sql table model main.fed_join" in ln)
+    line = next(ln for ln in run.output.splitlines() if "OK created federated table model main.fed_join" in ln)
     assert "[federated: 2 inputs (" in line, line
     assert "crm.customers: 3 of 6 columns, 1 predicate pushed down, 2 rows" in line, line
     assert "), 3 rows landed on target warehouse in " in line, line

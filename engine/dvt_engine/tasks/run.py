@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from dvt_engine import artifacts
 from dvt_engine.errors import DvtError
@@ -27,6 +28,9 @@ from dvt_engine.tasks.base import (
 )
 from dvt_engine.tasks.execute import NodeExecutor
 
+if TYPE_CHECKING:
+    from dvt_engine.planner import ExecutionPlan
+
 DEFAULT_TYPES: dict[str, tuple[str, ...]] = {
     "run": ("model",),
     "seed": ("seed",),
@@ -36,9 +40,13 @@ DEFAULT_TYPES: dict[str, tuple[str, ...]] = {
 }
 
 
-def describe(node: Node) -> str:
+def describe(node: Node, plan: ExecutionPlan | None = None) -> str:
     rel = f"{node.schema}.{node.alias or node.name}"
     if node.resource_type == "model":
+        if plan is not None and plan.is_federated:
+            # computed in Spark and landed as a table: a federated view is a table too
+            kind = "incremental" if node.materialized == "incremental" else "table"
+            return f"federated {kind} model {rel}"
         return f"sql {node.materialized} model {rel}"
     if node.resource_type == "seed":
         return f"seed file {rel}"
@@ -116,7 +124,9 @@ def run_task(session: Session, args: argparse.Namespace, command: str,
     if hook_error is None:
         edges = build_edges(manifest, ids) if command == "build" else None
         try:
-            results = runner.run(ids, executor.execute, describe, edges)
+            plans = executor.plans
+            results = runner.run(ids, executor.execute,
+                                 lambda n: describe(n, plans.get(n.unique_id)), edges)
         finally:
             executor.flush()
         end_hooks, hook_error = _project_hooks(session, "on_run_end")
