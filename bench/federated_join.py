@@ -225,8 +225,12 @@ def dvt_cold(dvt: Path, proj: Path, server: PgServer, expected: int) -> c.Timed:
                              timeout=900), server, MODEL, expected)
 
 
-def dvt_warm(proj: Path, server: PgServer, expected: int) -> tuple[c.Timed, c.Timed]:
-    """Two invokes in one in-process Session: the first starts Spark, the second is timed."""
+def dvt_warm(proj: Path, server: PgServer, expected: int, profile: Path | None = None
+             ) -> tuple[c.Timed, c.Timed]:
+    """Two invokes in one in-process Session: the first starts Spark, the second is timed
+    (and profiled into `profile` with cProfile when given)."""
+    import cProfile
+
     from dvt_engine.session import Session
 
     c.clean_state(proj)
@@ -237,9 +241,16 @@ def dvt_warm(proj: Path, server: PgServer, expected: int) -> tuple[c.Timed, c.Ti
                       "dvt warm (in-process, 2nd invoke)"):
             drop_table(server, MODEL)
             print(f"[run] {label}", flush=True)
+            profiler = cProfile.Profile() if profile and timed else None
             t0 = time.perf_counter()
+            if profiler is not None:
+                profiler.enable()
             result = session.invoke(["run", "-s", MODEL])
             t = c.Timed(label, time.perf_counter() - t0)
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(str(profile))
+                print(f"[profile] warm run written to {profile}", flush=True)
             if not result:
                 t.ok, t.note = False, f"FAILED (exit {getattr(result, 'exit_code', '?')})"
             timed.append(check(t, server, MODEL, expected))
@@ -256,6 +267,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--rows", type=int, default=ROWS, help="transactions rows")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir with the inputs")
     ap.add_argument("--no-dvt", action="store_true", help="time the floor only")
+    ap.add_argument("--profile", type=Path, default=None,
+                    help="write a cProfile of the warm run to this file")
     return ap.parse_args()
 
 
@@ -296,7 +309,7 @@ def run(args: argparse.Namespace, server: PgServer, tmp: Path, dvt: Path | None)
         r_cold, r_first, r_warm = (c.skipped(x, why) for x in ("dvt cold", "dvt 1st", "dvt warm"))
     else:
         r_cold = dvt_cold(dvt, proj, server, expected)
-        r_first, r_warm = dvt_warm(proj, server, expected)
+        r_first, r_warm = dvt_warm(proj, server, expected, args.profile)
 
     rows = c.timing_rows([r_floor, r_all, r_cold, r_first, r_warm])
     rows.append(["dvt warm / floor", c.ratio(r_warm, r_floor), "goal: <= 3x"])

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # System packages the integration tests need, installed only when missing (Debian):
-# PostgreSQL server binaries (the tests start their own server on 127.0.0.1).
+# PostgreSQL server binaries (the tests start their own server on 127.0.0.1) and its JDBC
+# driver (Spark reads large PostgreSQL inputs of federated models over JDBC).
 set -euo pipefail
 need=()
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     need+=(postgresql)
+fi
+if [ ! -f /usr/share/java/postgresql.jar ]; then
+    need+=(libpostgresql-jdbc-java)
 fi
 if ((${#need[@]})); then
     if [ "$(id -u)" != 0 ]; then

@@ -229,6 +229,64 @@ def test_incremental_federation_merges_into_the_existing_table(fp: FedProject) -
     assert fp.duck("select id, name from main.fed_inc order by id")[0] == (1, "ANN")
 
 
+WATERMARK_MODEL = """
+    {{ config(materialized='incremental', unique_key='id', pre_hook=[
+        "create table if not exists main.hook_log (n integer)",
+        "insert into main.hook_log select coalesce(max(n), 0) + 1 from main.hook_log"]) }}
+    select e.id, e.customer_id, e.updated_at,
+           (select max(n) from main.hook_log) as run_no
+    from {{ source('pg_changes', 'changes') }} e
+    {% if is_incremental() %}
+    where e.updated_at > (select max(updated_at) from {{ this }})
+    {% endif %}
+"""
+
+
+def test_incremental_watermark_is_pushed_to_the_source_after_pre_hooks(fp: FedProject) -> None:
+    """The watermark is read on the target and sent to PostgreSQL inside the extraction
+    query; pre-hooks run before the federated computation (the model reads what they
+    wrote: run 1 fails if they ran later, run 2 would record 1 instead of 2)."""
+    fp.write("models/pg_changes.yml", "version: 2\nsources:\n  - name: pg_changes\n"
+             "    connection: pg\n    schema: raw\n    tables:\n      - name: changes\n")
+    fp.write("models/fed_wm.sql", WATERMARK_MODEL)
+    fp.query("create table raw.changes (id int, customer_id int, updated_at timestamp); "
+             "insert into raw.changes values (1, 1, '2024-01-01'), (2, 1, '2024-01-02'), "
+             "(3, 3, '2024-01-03 00:00:00')")
+    run = fp.dvt("run", "-s", "fed_wm")
+    assert run.exit_code == 0, run.output
+    assert fp.duck("select id, customer_id, run_no from main.fed_wm order by id") == [
+        (1, 1, 1), (2, 1, 1), (3, 3, 1)]
+    assert "watermark" not in run.output
+
+    fp.query("insert into raw.changes values (4, 4, '2024-01-04 10:30:00'); "
+             "update raw.changes set customer_id = 9, updated_at = '2024-01-05' where id = 2")
+    # compile shows the plan a run would use: the watermark read from the target
+    run = fp.dvt("compile", "-s", "fed_wm")
+    assert run.exit_code == 0, run.output
+    assert ('-- watermark evaluated on the target: (SELECT MAX(updated_at) FROM '
+            '"warehouse"."main"."fed_wm") = CAST(\'2024-01-03 00:00:00\' AS TIMESTAMP) '
+            '(pushed down)') in run.output, run.output
+    run = fp.dvt("run", "-s", "fed_wm")
+    assert run.exit_code == 0, run.output
+    # merged: 2 replaced, 4 added, 1 and 3 untouched; the new rows saw the second pre-hook
+    assert fp.duck("select id, customer_id, updated_at::varchar, run_no from main.fed_wm "
+                   "order by id") == [
+        (1, 1, "2024-01-01 00:00:00", 1), (2, 9, "2024-01-05 00:00:00", 2),
+        (3, 3, "2024-01-03 00:00:00", 1), (4, 4, "2024-01-04 10:30:00", 2)]
+    # PostgreSQL sent only the 2 changed rows (of 4): the filter ran in the source
+    (result,) = [r for r in run.result.results if r.unique_id == "model.proj.fed_wm"]
+    assert "pg_changes.changes: 3 of 3 columns, 1 predicate pushed down, 2 rows" \
+        in result.message, result.message
+    assert "), watermark pushed, 2 rows landed on target warehouse" in result.message
+    line = next(ln for ln in run.output.splitlines() if "main.fed_wm" in ln and "OK" in ln)
+    assert "watermark pushed" in line and "1 input (" in line, line
+    written = (fp.root / "target" / "run" / "proj" / "models" / "fed_wm.sql").read_text()
+    assert ('."raw"."changes" WHERE updated_at > '
+            "CAST('2024-01-03 00:00:00' AS TIMESTAMP)") in written, written
+    # nothing was extracted from the target: both subqueries became literals
+    assert "1 foreign relation(s), 0 on the target" in written and "2 AS run_no" in written
+
+
 def test_example_project_federates_and_shows(spark: Any, tmp_path: Path) -> None:
     """examples/federation (DuckDB + SQLite) builds; `show` of a federated model computes
     it in Spark without landing anything."""

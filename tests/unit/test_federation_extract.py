@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
+from decimal import Decimal
+
 import pytest
 from dvt_engine.federation import (
     Extraction,
     FederatedQuery,
     FederationError,
     ForeignRelation,
+    TypedValue,
     plan_extractions,
 )
 
@@ -256,3 +260,137 @@ def test_window_and_qualify_columns() -> None:
     (ext,) = q.extractions
     assert ext.columns == ["id", "region", "created_at"] and ext.limit is None
     assert "ROW_NUMBER() OVER (PARTITION BY region ORDER BY created_at NULLS LAST)" in q.spark_sql
+
+
+# -- scalar subqueries over the target (an incremental model's watermark) ----------------
+
+THIS = '"wh"."main"."fed_inc"'
+WATERMARK = f"(select max(updated_at) from {THIS})"
+
+
+class Evaluator:
+    """Plays the target: records the SQL it is asked to evaluate, returns `value`."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+        self.calls: list[str] = []
+
+    def __call__(self, sql: str) -> object:
+        self.calls.append(sql)
+        return self.value
+
+
+def test_watermark_is_evaluated_on_the_target_and_pushed_to_the_source() -> None:
+    ev = Evaluator(datetime.datetime(2024, 1, 1))
+    q = plan(f"select c.id, c.updated_at from {CRM_TEXT} c where c.updated_at > {WATERMARK}",
+             evaluate_scalar=ev)
+    assert ev.calls == [f'SELECT MAX(updated_at) FROM {THIS}']  # the target's dialect
+    (ext,) = q.extractions
+    assert ext.sql == (f"SELECT id, updated_at {PG_TABLE} "
+                       "WHERE updated_at > CAST('2024-01-01 00:00:00' AS TIMESTAMP)")
+    # the target relation is no longer read by Spark: nothing else needed it
+    assert q.local_extractions == []
+    assert q.spark_sql == ("SELECT c.id, c.updated_at FROM dvt_src_1 AS c "
+                           "WHERE c.updated_at > CAST('2024-01-01 00:00:00' AS TIMESTAMP)")
+    assert q.watermark_pushed
+    assert (f"-- watermark evaluated on the target: (SELECT MAX(updated_at) FROM {THIS}) = "
+            "CAST('2024-01-01 00:00:00' AS TIMESTAMP) (pushed down)") in q.describe()
+    # without an evaluator the subquery runs in Spark over the extracted target relation
+    before = plan(f"select c.id from {CRM_TEXT} c where c.updated_at > {WATERMARK}")
+    assert by_key(before, THIS).local and before.extractions[0].pushed_predicates == []
+    assert not before.watermark_pushed
+
+
+@pytest.mark.parametrize(("where", "value", "pushed"), [
+    (f"c.updated_at >= {WATERMARK}", datetime.date(2024, 5, 6),
+     "updated_at >= CAST('2024-05-06' AS DATE)"),
+    (f"c.id < (select min(id) from {THIS}) and c.id > (select count(*) from {THIS} t) - 10",
+     7, "id < 7 AND id > 7 - 10"),
+    (f"c.updated_at between {WATERMARK} and ((select max(updated_at) from {THIS}))",
+     datetime.datetime(2024, 1, 2, 3, 4, 5, 600),
+     "updated_at BETWEEN CAST('2024-01-02 03:04:05.000600' AS TIMESTAMP) "
+     "AND CAST('2024-01-02 03:04:05.000600' AS TIMESTAMP)"),
+    (f"c.updated_at > coalesce({WATERMARK}, '1900-01-01')", TypedValue(None, "TIMESTAMP"),
+     "updated_at > COALESCE(CAST(NULL AS TIMESTAMP), '1900-01-01')"),
+    # an empty target: `x > NULL` is never true, as the original SQL on an empty table
+    (f"c.updated_at > {WATERMARK}", None, "updated_at > NULL"),
+    (f"c.name > (select max(name) from {THIS})", "O'Brien", "name > 'O''Brien'"),
+    (f"c.amount > (select max(amount) from {THIS})", Decimal("-1.50"), "amount > -1.50"),
+    (f"c.ts > {WATERMARK}",
+     datetime.datetime(2024, 1, 1, 2, tzinfo=datetime.timezone(datetime.timedelta(hours=2))),
+     "ts > CAST('2024-01-01 00:00:00+00:00' AS TIMESTAMPTZ)"),
+])
+def test_watermark_forms_become_typed_literals(where: str, value: object, pushed: str) -> None:
+    q = plan(f"select c.id from {CRM_TEXT} c where {where}", evaluate_scalar=Evaluator(value))
+    (ext,) = q.extractions
+    assert ext.sql.endswith(f"WHERE {pushed}"), ext.sql
+    assert q.local_extractions == [] and q.watermark_pushed
+
+
+def test_subqueries_that_are_not_local_scalars_are_not_evaluated() -> None:
+    schemas = {THIS: ["id", "updated_at"]}
+    for where in (
+        # correlated, qualified or unqualified (the target relation has no customer_id)
+        f"c.updated_at > (select max(t.updated_at) from {THIS} t where t.id = c.id)",
+        f"c.updated_at > (select max(updated_at) from {THIS} where customer_id = 3)",
+        # a set of rows, not one value
+        f"c.id in (select id from {THIS})",
+        f"exists (select 1 from {THIS} t where t.id > 3)",
+        # reads the foreign relation itself, or a CTE of the outer query
+        f"c.updated_at > (select max(updated_at) from {CRM_TEXT})",
+        "c.updated_at > (select m from w)",
+        f"c.id = (select * from {THIS})",
+    ):
+        ev = Evaluator(1)
+        q = plan(f"with w as (select max(updated_at) as m from {THIS}) "
+                 f"select c.id from {CRM_TEXT} c where {where}", schemas=schemas,
+                 evaluate_scalar=ev)
+        assert ev.calls == [] and q.evaluated == [], where
+        assert q.extractions[0].pushed_predicates == [], where
+
+
+def test_uncorrelated_filter_on_a_known_column_of_the_target_is_evaluated() -> None:
+    ev = Evaluator(3)
+    q = plan(f"select c.id from {CRM_TEXT} c where c.id > "
+             f"(select max(id) from {THIS} where kind = 'x' having max(id) > 0 order by 1)",
+             schemas={THIS: ["id", "kind"]}, evaluate_scalar=ev)
+    assert len(ev.calls) == 1 and q.extractions[0].pushed_predicates == ["id > 3"]
+
+
+def test_target_relation_still_read_when_the_model_joins_it() -> None:
+    q = plan(f"select c.id, t.name from {CRM_TEXT} c join {THIS} t on t.id = c.id "
+             f"where c.updated_at > {WATERMARK}",
+             evaluate_scalar=Evaluator(datetime.datetime(2024, 1, 1)))
+    assert q.extractions[0].pushed_predicates == [
+        "updated_at > CAST('2024-01-01 00:00:00' AS TIMESTAMP)"]
+    assert set(by_key(q, THIS).columns) == {"id", "name"}  # no updated_at: no subquery
+    assert "JOIN dvt_src_2 AS t ON t.id = c.id WHERE c.updated_at > CAST(" in q.spark_sql
+
+
+def test_nested_local_subqueries_are_evaluated_once_as_a_whole() -> None:
+    ev = Evaluator(5)
+    q = plan(f"select c.id from {CRM_TEXT} c where c.id > (select max(id) from {THIS} "
+             f"where id < (select min(id) + 10 from {THIS}))", evaluate_scalar=ev)
+    assert ev.calls == [f"SELECT MAX(id) FROM {THIS} WHERE id < (SELECT MIN(id) + 10 FROM {THIS})"]
+    assert q.extractions[0].pushed_predicates == ["id > 5"]
+
+
+def test_sqlite_source_compares_timestamps_as_text() -> None:
+    rel = ForeignRelation("crm.c", "sqlite", '"main"."c"', "crm")
+    q = plan(f"select c.id from crm_c c where c.updated_at > {WATERMARK}",
+             relations={"crm_c": rel},
+             evaluate_scalar=Evaluator(datetime.datetime(2024, 1, 1, 0, 0, 0, 500)))
+    (ext,) = q.extractions
+    # sqlite's DATETIME() would drop the fraction: the text itself compares exactly
+    assert ext.pushed_predicates == ["updated_at > '2024-01-01 00:00:00.000500'"]
+    assert q.watermark_pushed
+    assert "CAST('2024-01-01 00:00:00.000500' AS TIMESTAMP)" in q.spark_sql
+
+
+def test_value_without_a_portable_literal_keeps_the_subquery() -> None:
+    q = plan(f"select c.id, (select count(*) from {THIS}) as n from {CRM_TEXT} c "
+             f"where c.h = (select max(h) from {THIS})",
+             evaluate_scalar=lambda sql: b"\x00" if "max" in sql.lower() else 4)
+    assert [e.literal for e in q.evaluated] == ["4"]
+    assert not q.watermark_pushed  # the count is a projection, not a filter
+    assert "SELECT c.id, 4 AS n FROM" in q.spark_sql and "(SELECT MAX(h) FROM" in q.spark_sql

@@ -134,8 +134,11 @@ class PostgresAdapter(Adapter):
             "postgresql+psycopg", username=str(params["user"]), password=self._password,
             host=str(params["host"]), port=params["port"], database=str(params["dbname"]))
         threads = max(self.output.threads, 1)
+        # no cap on overflow: a run's threads (the default target's, --threads) can exceed
+        # this output's, and each runner thread holds its connection until it ends, so a cap
+        # makes the extra threads wait 30 s and fail (a source read by many federated models)
         engine = sqlalchemy.create_engine(
-            url, poolclass=QueuePool, pool_size=threads, max_overflow=threads,
+            url, poolclass=QueuePool, pool_size=threads, max_overflow=-1,
             hide_parameters=True, connect_args=self._libpq_options())
         role = self._setting("role")
         if role:
@@ -164,12 +167,16 @@ class PostgresAdapter(Adapter):
         return conn
 
     def _connect(self) -> _Conn:
+        import psycopg
         import sqlalchemy
 
         try:
             pooled = self.engine.raw_connection()
-        except sqlalchemy.exc.DBAPIError as exc:
-            raise DatabaseError(self._scrub(_one_line(exc.orig or exc)), node=f"target {self.name}",
+        # raw_connection() does not wrap the driver's errors (a refused connection arrives
+        # as psycopg.OperationalError), engine.connect() would: catch both
+        except (sqlalchemy.exc.DBAPIError, psycopg.Error) as exc:
+            raw_exc = getattr(exc, "orig", None) or exc
+            raise DatabaseError(self._scrub(_one_line(raw_exc)), node=f"target {self.name}",
                                 hint=f"Check host, port, user, password and dbname of output "
                                      f"'{self.name}' in profiles.yml.") from None
         raw = pooled.driver_connection
@@ -345,6 +352,46 @@ class PostgresAdapter(Adapter):
         query = "&".join(f"{k}={urlquote(v, safe='')}" for k, v in self._libpq_options().items())
         return (f"postgresql://{auth}@{params['host']}:{params['port']}/"
                 f"{urlquote(str(params['dbname']), safe='')}?{query}")
+
+    # -- federation: Spark's JDBC reader (federation/transport.py) -------------------
+    @property
+    def arrow_transport(self) -> str:
+        """How read_arrow moves rows, for the federation log line."""
+        return "ADBC" if self.use_adbc else "COPY"
+
+    def jdbc_source(self) -> tuple[str, dict[str, str]]:
+        """The pgjdbc URL and connection properties; the password only in the properties
+        (Spark error messages can quote the URL)."""
+        params = self._require()
+        opts = self._libpq_options()
+        props = {"driver": "org.postgresql.Driver", "user": str(params["user"]),
+                 "ApplicationName": opts["application_name"],
+                 "connectTimeout": opts["connect_timeout"]}
+        if self._password is not None:
+            props["password"] = self._password
+        if "sslmode" in opts:
+            props["sslmode"] = opts["sslmode"]
+        if "options" in opts:
+            props["options"] = opts["options"]
+        role = self._setting("role")
+        if role:
+            props["sessionInitStatement"] = f"set role {role}"
+        url = (f"jdbc:postgresql://{params['host']}:{params['port']}/"
+               f"{urlquote(str(params['dbname']), safe='')}")
+        return url, props
+
+    def estimate_rows(self, sql: str) -> int | None:
+        """The planner's row estimate for `sql` (EXPLAIN, nothing run), None if unknown."""
+        try:
+            _, table = self.execute(f"explain (format json) {sql.strip().rstrip(';')}", fetch=True)
+            plan = table.column(0)[0].as_py() if table is not None else None
+            if isinstance(plan, str):
+                import json
+
+                plan = json.loads(plan)
+            return int(plan[0]["Plan"]["Plan Rows"])
+        except (DatabaseError, LookupError, TypeError, ValueError):
+            return None
 
     def _copy_read(self, sql: str) -> pa.Table:
         """COPY (sql) TO STDOUT as CSV, parsed by pyarrow with types from the result's OIDs."""

@@ -28,7 +28,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -758,7 +758,8 @@ def _column(values: list[Any], decl: str) -> pa.Array:
     if pa.types.is_decimal(typ):
         try:
             quantum = Decimal(1).scaleb(-typ.scale)
-            return pa.array([None if v is None else Decimal(str(v)).quantize(quantum)
+            wide = Context(prec=76)  # the default 28 digits cannot quantize a decimal(38,s)
+            return pa.array([None if v is None else Decimal(str(v)).quantize(quantum, context=wide)
                              for v in values], typ)
         except (InvalidOperation, TypeError, pa.ArrowInvalid, pa.ArrowTypeError):
             return _inferred(values)

@@ -11,6 +11,7 @@ from dvt_engine.federation.extract import (
     FederatedQuery,
     FederationError,
     ForeignRelation,
+    TypedValue,
     plan_extractions,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "FederatedQuery",
     "FederationError",
     "ForeignRelation",
+    "TypedValue",
     "plan_extractions",
 ]

@@ -14,12 +14,23 @@ Without schemas the planner cannot know which relation owns an unqualified colum
 several are in scope; it then keeps the column for every candidate and lists it in
 `Extraction.ambiguous_columns`. Pass `schemas` (column names per relation key, a cheap
 catalog lookup) to resolve such columns exactly and to expand stars precisely.
+
+Scalar subqueries over relations on the target only (an incremental model's watermark,
+`(select max(updated_at) from {{ this }})`) can be evaluated on the target before
+planning (`evaluate_scalar`): the value replaces the subquery as a typed literal, so the
+predicate around it touches the foreign relation alone and is pushed to its source
+instead of extracting the whole relation and filtering in Spark.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import datetime
+import math
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -46,6 +57,11 @@ _INNER_KINDS = ("", "INNER", "CROSS")
 _SIDES = ("", "LEFT", "RIGHT", "FULL")
 # a derived table / CTE whose demand comes only from the columns its users reference
 _DEMAND_DRIVEN = (ScopeType.CTE, ScopeType.DERIVED_TABLE)
+# parents of a subquery that take a set of rows, not one value
+_SET_CONTEXTS = (exp.In, exp.Any, exp.All, exp.Exists, exp.Array, exp.Unnest, exp.Lateral,
+                 exp.From, exp.Join, exp.SetOperation)
+# meta key on the literal that replaced an evaluated scalar subquery (its index)
+_SCALAR_META = "dvt_scalar"
 
 
 class FederationError(CompilationError):
@@ -99,6 +115,29 @@ class Extraction:
         return f"{self.key}: {', '.join(parts)}"
 
 
+@dataclass(frozen=True)
+class TypedValue:
+    """What `evaluate_scalar` may return instead of a bare value: the value with its SQL
+    type (sqlglot spelling, e.g. "TIMESTAMP"), so that a NULL (an empty target) becomes
+    CAST(NULL AS TIMESTAMP) and `coalesce(<it>, '1900-01-01')` keeps its type."""
+
+    value: Any
+    sql_type: str | None = None
+
+
+# evaluates a scalar subquery (SQL in the target's dialect) on the target: its value
+ScalarEvaluator = Callable[[str], Any]
+
+
+@dataclass
+class EvaluatedScalar:
+    """A scalar subquery over target relations that was replaced by its value."""
+
+    sql: str  # the subquery, in the target's dialect
+    literal: str  # the value that replaced it, in the target's dialect
+    pushed: bool = False  # the value reached a predicate pushed to another connection
+
+
 @dataclass
 class FederatedQuery:
     """The plan of one federated model."""
@@ -107,6 +146,11 @@ class FederatedQuery:
     extractions: list[Extraction]  # relations on other connections
     local_extractions: list[Extraction]  # relations on the target itself
     spark_sql: str
+    evaluated: list[EvaluatedScalar] = field(default_factory=list)
+
+    @property
+    def watermark_pushed(self) -> bool:
+        return any(e.pushed for e in self.evaluated)
 
     @property
     def all_extractions(self) -> list[Extraction]:
@@ -116,6 +160,10 @@ class FederatedQuery:
         """The plan as text, for `dvt compile` output."""
         lines = [f"-- federated: {len(self.extractions)} foreign relation(s), "
                  f"{len(self.local_extractions)} on the target; computed in Spark"]
+        for ev in self.evaluated:
+            # the watermark of an incremental model, read on the target before extracting
+            lines.append(f"-- watermark evaluated on the target: ({ev.sql}) = {ev.literal}"
+                         + (" (pushed down)" if ev.pushed else ""))
         for ext in self.all_extractions:
             where = "target" if ext.local else (ext.connection or "foreign")
             lines.append(f"-- {ext.view_name} <- {ext.summary()} [{where}, {ext.dialect}]")
@@ -138,6 +186,7 @@ def plan_extractions(
     relations: dict[str, ForeignRelation],
     schemas: dict[str, list[str]] | None = None,
     view_prefix: str = VIEW_PREFIX,
+    evaluate_scalar: ScalarEvaluator | None = None,
 ) -> FederatedQuery:
     """Plan the extractions and the Spark SQL of a federated model.
 
@@ -148,8 +197,45 @@ def plan_extractions(
         relations the Extraction.key, i.e. the table text in `read_dialect`).
     view_prefix: temp view names are `<prefix><n>`; use a per-model prefix (or a
         per-model Spark session) when models run concurrently in one Spark session.
+    evaluate_scalar: runs an uncorrelated scalar subquery that reads only relations on the
+        target (SQL in `read_dialect`) and returns its value (or a TypedValue); the value
+        replaces the subquery as a literal, so the predicates around it can be pushed down.
+        None: such subqueries run in Spark over the extracted relations.
     """
-    return _Planner(sql, read_dialect, relations, schemas or {}, view_prefix).plan()
+    return _Planner(sql, read_dialect, relations, schemas or {}, view_prefix,
+                    evaluate_scalar).plan()
+
+
+def scalar_literal(value: Any) -> exp.Expression | None:
+    """`value` as a typed SQL literal; None when it has no portable literal (the subquery
+    is then kept). NULL stays NULL: `x > NULL` is never true, as on an empty target."""
+    sql_type = None
+    if isinstance(value, TypedValue):
+        value, sql_type = value.value, value.sql_type
+    if value is None:
+        return exp.cast(exp.Null(), sql_type) if sql_type else exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    if isinstance(value, float):
+        return exp.Literal.number(repr(value)) if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return exp.Literal.number(str(value)) if value.is_finite() else None
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is not None:
+            utc = value.astimezone(datetime.timezone.utc)
+            return exp.cast(exp.Literal.string(utc.isoformat(sep=" ")), "TIMESTAMPTZ")
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP")
+    if isinstance(value, datetime.date):
+        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+    if isinstance(value, datetime.time):
+        # Spark has no TIME type (it becomes a string there); a string literal compares
+        # with a time column in every engine
+        return exp.Literal.string(value.isoformat())
+    if isinstance(value, (str, uuid.UUID)):
+        return exp.Literal.string(str(value))
+    return None
 
 
 # -- internals --------------------------------------------------------------------------
@@ -191,6 +277,36 @@ def _conjuncts(condition: exp.Expression | None) -> Iterator[exp.Expression]:
         yield node
 
 
+def _ancestors(node: exp.Expression) -> Iterator[exp.Expression]:
+    parent = node.parent
+    while parent is not None:
+        yield parent
+        parent = parent.parent
+
+
+def _projection_alias(query: exp.Expression, column: exp.Column) -> bool:
+    """`order by m` / `having m > 0` where m is a projection alias of `query`."""
+    clause = column.find_ancestor(exp.Order, exp.Having, exp.Group)
+    if clause is None or clause.parent is not query or not isinstance(query, exp.Select):
+        return False
+    return _fold(column.name) in {_fold(p.alias) for p in query.selects if isinstance(p, exp.Alias)}
+
+
+def _literals_for(predicate: exp.Expression, dialect: str) -> exp.Expression:
+    """SQLite stores dates and timestamps as text: evaluated typed literals become plain
+    strings there (its CAST(... AS TIMESTAMP) would make a number of them)."""
+    if dialect != "sqlite":
+        return predicate
+    for node in list(predicate.walk()):
+        if _SCALAR_META in node.meta and isinstance(node, exp.Cast) \
+                and isinstance(node.this, exp.Literal):
+            replacement = node.this.copy()
+            if node is predicate:
+                return replacement
+            node.replace(replacement)
+    return predicate
+
+
 def _unqualified(expression: exp.Expression) -> exp.Expression:
     """A copy with column qualifiers removed (a predicate as the relation itself sees it)."""
     copy = expression.copy()
@@ -202,7 +318,8 @@ def _unqualified(expression: exp.Expression) -> exp.Expression:
 
 class _Planner:
     def __init__(self, sql: str, read_dialect: str, relations: dict[str, ForeignRelation],
-                 schemas: dict[str, list[str]], view_prefix: str) -> None:
+                 schemas: dict[str, list[str]], view_prefix: str,
+                 evaluate_scalar: ScalarEvaluator | None = None) -> None:
         self.read = read_dialect
         self.dialect = Dialect.get_or_raise(read_dialect)
         self.tree = self._parse(sql)
@@ -211,10 +328,10 @@ class _Planner:
         self.schemas = {key: {_fold(c): c for c in cols} for key, cols in schemas.items()}
         self.schema_lists = schemas
         self.view_prefix = view_prefix
-        try:
-            self.scopes = traverse_scope(self.tree)
-        except SqlglotError as exc:
-            raise FederationError(f"cannot analyse the model SQL for federation: {exc}") from None
+        self.evaluated: list[EvaluatedScalar] = []
+        self.scopes = self._traverse()
+        if evaluate_scalar is not None and self._evaluate_scalars(evaluate_scalar):
+            self.scopes = self._traverse()  # the evaluated subqueries are gone
         self.occ: dict[int, _Occurrence] = {}
         for scope in self.scopes:
             for table in self._scope_tables(scope):
@@ -235,6 +352,12 @@ class _Planner:
         if len(statements) != 1 or not isinstance(statements[0], exp.Query):
             raise FederationError("a federated model must compile to exactly one SELECT statement")
         return statements[0]
+
+    def _traverse(self) -> list[Scope]:
+        try:
+            return traverse_scope(self.tree)
+        except SqlglotError as exc:
+            raise FederationError(f"cannot analyse the model SQL for federation: {exc}") from None
 
     def _to_table(self, text: str, dialect: str) -> exp.Table:
         try:
@@ -257,17 +380,21 @@ class _Planner:
             if scope.sources.get(table.alias_or_name) is table:
                 yield table
 
-    def _occurrence(self, table: exp.Table, scope: Scope, order: int) -> _Occurrence:
+    def _relation_key(self, table: exp.Table) -> str:
+        """ForeignRelation.key, or for a local relation its table text in the target's dialect."""
         foreign = self.foreign.get(self._table_key(table))
         if foreign is not None:
-            key = foreign.key
-        else:
-            bare = table.copy()
-            for arg in list(bare.args):
-                if arg not in ("this", "db", "catalog"):
-                    bare.set(arg, None)
-            key = bare.sql(dialect=self.read)
-        return _Occurrence(table=table, scope=scope, key=key, foreign=foreign, order=order)
+            return foreign.key
+        bare = table.copy()
+        for arg in list(bare.args):
+            if arg not in ("this", "db", "catalog"):
+                bare.set(arg, None)
+        return bare.sql(dialect=self.read)
+
+    def _occurrence(self, table: exp.Table, scope: Scope, order: int) -> _Occurrence:
+        foreign = self.foreign.get(self._table_key(table))
+        return _Occurrence(table=table, scope=scope, key=self._relation_key(table),
+                           foreign=foreign, order=order)
 
     # -- sources and ownership -----------------------------------------------------------
     @staticmethod
@@ -285,8 +412,11 @@ class _Planner:
 
     def _schema_of(self, source: exp.Table | Scope) -> dict[str, str] | None:
         if isinstance(source, exp.Table):
-            occ = self.occ.get(id(source))
-            return self.schemas.get(occ.key) if occ else None
+            occ = getattr(self, "occ", {}).get(id(source))  # none yet while evaluating scalars
+            if occ is not None:
+                return self.schemas.get(occ.key)
+            return self.schemas.get(self._relation_key(source)) \
+                if isinstance(source.this, exp.Identifier) else None
         return None
 
     def _outputs(self, scope: Scope) -> set[str] | None:
@@ -345,6 +475,84 @@ class _Planner:
                 return current.sources[found]
             current = current.parent
         return None
+
+    # -- scalar subqueries over the target ---------------------------------------------
+    def _evaluate_scalars(self, evaluate: ScalarEvaluator) -> bool:
+        """Replace each outermost local scalar subquery by its value; True if any was."""
+        candidates = [(s.expression, self._scalar_wrapper(s)) for s in self.scopes
+                      if self._is_local_scalar(s)]
+        found = {id(w) for _, w in candidates}
+        replaced = False
+        for query, wrapper in candidates:
+            if wrapper is None or any(id(a) in found for a in _ancestors(wrapper)):
+                continue  # evaluated with the subquery that contains it
+            literal = scalar_literal(evaluate(query.sql(dialect=self.read)))
+            if literal is None:
+                continue  # no portable literal: Spark computes it as before
+            literal.meta[_SCALAR_META] = len(self.evaluated)
+            self.evaluated.append(EvaluatedScalar(query.sql(dialect=self.read),
+                                                  literal.sql(dialect=self.read)))
+            wrapper.replace(literal)
+            replaced = True
+        return replaced
+
+    @staticmethod
+    def _scalar_wrapper(scope: Scope) -> exp.Expression | None:
+        """The outermost parenthesis around a subquery in a one-value position."""
+        wrapper = scope.expression.parent
+        if not isinstance(wrapper, exp.Subquery) or wrapper.alias:
+            return None
+        while isinstance(wrapper.parent, (exp.Subquery, exp.Paren)) and not wrapper.parent.alias:
+            wrapper = wrapper.parent
+        return None if isinstance(wrapper.parent, _SET_CONTEXTS) else wrapper
+
+    def _is_local_scalar(self, scope: Scope) -> bool:
+        """An uncorrelated one-column subquery reading only relations on the target."""
+        if scope.scope_type != ScopeType.SUBQUERY or self._scalar_wrapper(scope) is None:
+            return False
+        query = scope.expression
+        first = query
+        while isinstance(first, exp.SetOperation):
+            first = first.left
+        if not isinstance(first, exp.Select) or len(first.selects) != 1:
+            return False
+        projection = first.selects[0]
+        if isinstance(projection, exp.Star) or (isinstance(projection, exp.Column)
+                                                and isinstance(projection.this, exp.Star)):
+            return False  # `select *` / `select t.*`: one value only by accident
+        if _VOLATILE and query.find(*_VOLATILE):
+            return False
+        tables = [t for t in query.find_all(exp.Table) if isinstance(t.this, exp.Identifier)]
+        if not tables or any(self._table_key(t) in self.foreign for t in tables):
+            return False
+        inner = list(scope.traverse())
+        by_expr = {id(s.expression): s for s in inner}
+        for s in inner:
+            for source in self._selected(s).values():
+                if isinstance(source, Scope) and id(source.expression) not in by_expr:
+                    return False  # a CTE of the outer query (it may read other connections)
+        return all(self._resolves_inside(column, by_expr, query)
+                   for column in query.find_all(exp.Column)
+                   if not isinstance(column.this, exp.Star))
+
+    def _resolves_inside(self, column: exp.Column, by_expr: dict[int, Scope],
+                         root: exp.Expression) -> bool:
+        """Whether `column` refers to a source inside `root` (not to the outer query)."""
+        node: exp.Expression | None = column.parent
+        while node is not None:
+            scope = by_expr.get(id(node))
+            if scope is not None:
+                selected = self._selected(scope)
+                if column.table:
+                    if self._lookup(selected, column.table) is not None:  # type: ignore[arg-type]
+                        return True
+                elif _projection_alias(node, column) or any(
+                        self._owns(src, column.name) is not False for src in selected.values()):
+                    return True  # owned, or possibly owned (no schema known): SQL's rule
+            if node is root:
+                return False
+            node = node.parent
+        return False
 
     # -- column usage ------------------------------------------------------------------
     def _use(self, source: exp.Table | Scope, ident: exp.Identifier, ambiguous: bool) -> None:
@@ -578,6 +786,7 @@ class _Planner:
             extractions=[e for e in extractions if not e.local],
             local_extractions=[e for e in extractions if e.local],
             spark_sql=spark_sql,
+            evaluated=self.evaluated,
         )
 
     def _common_predicates(self, occs: list[_Occurrence]) -> list[exp.Expression]:
@@ -610,6 +819,12 @@ class _Planner:
                        for f, i in sorted(columns.items(),
                                           key=lambda item: position.get(item[0], len(position)))}
         predicates = self._common_predicates(occs)
+        if foreign is not None:
+            for predicate in predicates:
+                for node in predicate.walk():
+                    if _SCALAR_META in node.meta:
+                        self.evaluated[node.meta[_SCALAR_META]].pushed = True
+        predicates = [_literals_for(p, dialect) for p in predicates]
         limit = self._pushable_limit(len(predicates)) if len(occs) == 1 else None
         projections: list[exp.Expression]
         if all_columns:

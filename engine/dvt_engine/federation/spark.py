@@ -7,16 +7,23 @@ run or a notebook kernel alike. `spark.remote` in the conf selects Spark Connect
 Timestamps: the session uses `spark.sql.timestampType=TIMESTAMP_NTZ`, so naive Arrow
 timestamps stay naive through Spark (and `cast(x as timestamp)` is naive, as in DuckDB,
 PostgreSQL and Snowflake's default); tz-aware inputs come back as UTC instants.
+
+JDBC: a local session gets the JDBC drivers found on the machine (Debian's
+libpostgresql-jdbc-java, `DVT_JDBC_JARS`) in `spark.jars`, so large PostgreSQL inputs can be
+read by Spark itself in parallel partitions (`jdbc_to_view`) instead of through Arrow.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import os
 import shutil
 import tempfile
 import threading
 import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +72,13 @@ logger.sc.level = {level}
 logger.gw.name = org.apache.spark.api.python.PythonGatewayServer
 logger.gw.level = {level}
 """
+
+# JDBC drivers: source type -> (driver class, jar installed by the OS package manager)
+POSTGRES_JAR_ENV = "DVT_POSTGRES_JDBC_JAR"  # overrides the jar's path (tests, odd layouts)
+JDBC_JARS_ENV = "DVT_JDBC_JARS"  # more jars for spark.jars, comma or os.pathsep separated
+JDBC_DRIVERS: dict[str, tuple[str, str]] = {
+    "postgres": ("org.postgresql.Driver", "/usr/share/java/postgresql.jar"),
+}
 
 _lock = threading.Lock()
 _session: SparkSession | None = None
@@ -127,6 +141,34 @@ def effective_conf(conf: dict[str, Any] | None = None) -> dict[str, str]:
     return merged
 
 
+def jdbc_jar(source_type: str) -> Path | None:
+    """Where the JDBC driver jar of `source_type` is expected (it may be missing)."""
+    if source_type not in JDBC_DRIVERS:
+        return None
+    if source_type == "postgres" and os.environ.get(POSTGRES_JAR_ENV):
+        return Path(os.environ[POSTGRES_JAR_ENV])
+    return Path(JDBC_DRIVERS[source_type][1])
+
+
+def jdbc_jars() -> list[str]:
+    """The JDBC jars present on this machine: the known drivers, then DVT_JDBC_JARS."""
+    jars = [str(p) for t in JDBC_DRIVERS if (p := jdbc_jar(t)) is not None and p.is_file()]
+    extra = os.environ.get(JDBC_JARS_ENV, "")
+    for item in extra.replace(os.pathsep, ",").split(","):
+        if item.strip() and Path(item.strip()).is_file():
+            jars.append(item.strip())
+    return jars
+
+
+def _with_jdbc_jars(conf: dict[str, str]) -> dict[str, str]:
+    """`conf` with the JDBC jars appended to spark.jars (the user's jars come first)."""
+    have = [j.strip() for j in conf.get("spark.jars", "").split(",") if j.strip()]
+    jars = have + [j for j in jdbc_jars() if j not in have]
+    if jars:
+        conf["spark.jars"] = ",".join(jars)
+    return conf
+
+
 def _conf_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -172,6 +214,7 @@ def _start(conf: dict[str, str]) -> SparkSession:
         log4j = work / "log4j2.properties"
         log4j.write_text(_LOG4J.format(level=level))
         conf.setdefault("spark.sql.warehouse.dir", str(work / "warehouse"))
+        _with_jdbc_jars(conf)
         # the driver JVM reads this at launch: keeps Spark's startup chatter out of notebooks
         java_opts = conf.get("spark.driver.extraJavaOptions", "")
         conf["spark.driver.extraJavaOptions"] = (
@@ -313,3 +356,90 @@ def _spark_message(exc: BaseException) -> str:
     text = getattr(exc, "getMessage", lambda: str(exc))() if hasattr(exc, "getMessage") else str(exc)
     lines = [ln for ln in str(text).strip().splitlines() if ln.strip()]
     return lines[0] if lines else type(exc).__name__
+
+
+# -- JDBC in ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JdbcPartitioning:
+    """How Spark splits a JDBC read: ranges of an integer column, one connection each."""
+
+    column: str
+    lower: int
+    upper: int
+    partitions: int
+
+
+def jdbc_available(spark: SparkSession, source_type: str = "postgres") -> bool:
+    """Whether the JDBC driver of `source_type` loads in `spark` (False, never an error, for
+    a session started before the jar was there, Spark Connect or an unknown source)."""
+    driver = JDBC_DRIVERS.get(source_type)
+    if driver is None:
+        return False
+    try:
+        jvm = spark._jvm  # type: ignore[attr-defined]  # Spark Connect has none
+        if jvm is None:
+            return False
+        # Spark's own lookup: the context class loader, which holds spark.jars
+        jvm.org.apache.spark.util.Utils.classForName(driver[0], True, False)
+    except Exception:  # noqa: BLE001 - any failure means "cannot use JDBC here"
+        return False
+    return True
+
+
+def jdbc_to_view(spark: SparkSession, url: str, properties: dict[str, str], query: str,
+                 view_name: str, partitioning: JdbcPartitioning | None = None,
+                 fetchsize: int = 10_000) -> int:
+    """Read `(query) as dvt_q` over JDBC into the cached temp view `view_name`; its rows.
+
+    The view is cached and counted at once: the source is read exactly once (the model's
+    query then scans memory), and the count is the row figure of the log line. The
+    password stays in `properties` (never in `url`) and is scrubbed from any error.
+    """
+    reader = (spark.read.format("jdbc").option("url", url)
+              .option("dbtable", f"(\n{query.strip().rstrip(';')}\n) as dvt_q")
+              .option("fetchsize", str(fetchsize))
+              # naive timestamps stay naive, as on the Arrow path (TIMESTAMP_NTZ session)
+              .option("preferTimestampNTZ", "true"))
+    for key, value in properties.items():
+        reader = reader.option(key, value)
+    if partitioning is not None:
+        reader = (reader.option("partitionColumn", partitioning.column)
+                  .option("lowerBound", str(partitioning.lower))
+                  .option("upperBound", str(partitioning.upper))
+                  .option("numPartitions", str(partitioning.partitions)))
+    try:
+        reader.load().createOrReplaceTempView(view_name)
+        spark.catalog.cacheTable(view_name)
+        return int(spark.table(view_name).count())
+    except Exception as exc:
+        with contextlib.suppress(Exception):  # dropping also uncaches
+            spark.catalog.dropTempView(view_name)
+        raise DatabaseError(_scrub(f"Spark JDBC: {_root_message(exc)}",
+                                   properties.get("password"))) from None
+
+
+def _root_message(exc: BaseException) -> str:
+    """The first line of the innermost Java cause: the driver's own words (`FATAL: password
+    authentication failed ...`), not Spark's wrapper (`Couldn't connect to the database`)."""
+    throwable = getattr(exc, "_origin", None) or getattr(exc, "java_exception", None)
+    message = None
+    try:
+        while throwable is not None:
+            text = throwable.getMessage()
+            message = str(text) if text else message
+            throwable = throwable.getCause()
+    except Exception:  # noqa: BLE001 - the JVM is gone: Python's text must do
+        pass
+    lines = [ln.strip() for ln in (message or "").splitlines() if ln.strip()]
+    return lines[0] if lines else _spark_message(exc)
+
+
+def _scrub(text: str, secret: str | None) -> str:
+    from urllib.parse import quote
+
+    if secret:
+        for form in {secret, quote(secret, safe="")}:
+            text = text.replace(form, "****")
+    return text

@@ -7,6 +7,11 @@ rendered by the adapter of the connection it lives on), planned by `federation.e
 registered as Spark temp views under a per-node prefix (models run concurrently in the one
 SparkSession), and the Spark result is written to a staging table on the target and swapped
 in atomically: a failing re-run leaves the previous table as it was.
+
+An incremental model's watermark (`(select max(updated_at) from {{ this }})`) is evaluated
+on the target before planning, so its filter is pushed into the extraction query instead of
+extracting the whole foreign relation and filtering in Spark. Pre-hooks run before all of
+this (as in dbt, before the model's SQL), post-hooks after landing.
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dvt_engine.adapters import Adapter, AdapterResponse, Relation
-from dvt_engine.errors import CompilationError, DvtError
-from dvt_engine.federation import FederatedQuery, ForeignRelation, plan_extractions
+from dvt_engine.errors import CompilationError, DatabaseError, DvtError
+from dvt_engine.federation import FederatedQuery, ForeignRelation, TypedValue, plan_extractions
 from dvt_engine.manifest import Node
 from dvt_engine.planner import ExecutionPlan, read_inputs
 from dvt_engine.runner import NodeResult
@@ -28,6 +33,7 @@ from dvt_engine.tasks import materialize as mat
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from dvt_engine.federation.extract import ScalarEvaluator
     from dvt_engine.federation.transport import Extracted
     from dvt_engine.session import Session
     from dvt_engine.tasks.execute import NodeExecutor
@@ -79,8 +85,71 @@ def plan_federation(session: Session, node: Node, plan: ExecutionPlan, sql: str
         except Exception:  # noqa: BLE001 - no schema only means a less precise plan
             continue
         _add_schema(schemas, key, target, rel)
-    query = plan_extractions(sql, target.dialect, relations, schemas, view_prefix(node))
+    evaluate = None
+    this = session.compiler.relation_of(node)
+    if _incremental_on(target, node, this):
+        # the watermark reads {{ this }}: its columns tell a correlated name from its own
+        with contextlib.suppress(Exception):  # no schema only means a less precise plan
+            key = exp.to_table(str(this), dialect=target.dialect).sql(dialect=target.dialect)
+            _add_schema(schemas, key, target, this)
+        evaluate = _watermark_evaluator(target, node)
+    query = plan_extractions(sql, target.dialect, relations, schemas, view_prefix(node),
+                             evaluate_scalar=evaluate)
     return FederationSetup(query, adapters, target, session.spark_conf())
+
+
+def _incremental_on(target: Adapter, node: Node, relation: Relation) -> bool:
+    """An incremental model whose table exists: its SQL may read a watermark from it."""
+    if node.materialized != "incremental":
+        return False
+    try:
+        existing = target.get_relation(relation.database, relation.schema or "",
+                                       relation.identifier or "")
+    except DvtError:
+        return False
+    return existing is not None and existing.type == "table"
+
+
+def _watermark_evaluator(target: Adapter, node: Node) -> ScalarEvaluator:
+    """Runs a scalar subquery over target relations on the target: its value and type."""
+
+    def evaluate(sql: str) -> TypedValue:
+        try:
+            table = target.read_arrow(sql)
+        except DvtError as exc:
+            exc.message = f"evaluating the watermark of {node.name} on the target: {exc.message}"
+            raise
+        if table.num_rows > 1:
+            raise DatabaseError(
+                f"the watermark subquery of {node.name} returned {table.num_rows} rows, "
+                f"a scalar subquery must return one: {sql}", node=node.unique_id,
+                hint="aggregate it (max(...)) or add a filter that leaves one row")
+        value = table.column(0)[0].as_py() if table.num_rows else None
+        return TypedValue(value, _null_type(table.schema.field(0).type))
+
+    return evaluate
+
+
+def _null_type(arrow_type: Any) -> str | None:
+    """The SQL type a NULL watermark is cast to (`coalesce(NULL, '1900-01-01')` must stay
+    a timestamp, not become text); None where no portable name exists."""
+    import pyarrow.types as pt
+
+    if pt.is_timestamp(arrow_type):
+        return "TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP"
+    if pt.is_date(arrow_type):
+        return "DATE"
+    if pt.is_integer(arrow_type):
+        return "BIGINT"
+    if pt.is_floating(arrow_type):
+        return "DOUBLE"
+    if pt.is_decimal(arrow_type):
+        return f"DECIMAL({arrow_type.precision}, {arrow_type.scale})"
+    if pt.is_boolean(arrow_type):
+        return "BOOLEAN"
+    if pt.is_string(arrow_type) or pt.is_large_string(arrow_type):
+        return "TEXT"
+    return None
 
 
 def _add_schema(schemas: dict[str, list[str]], key: str, adapter: Adapter,
@@ -111,20 +180,19 @@ def _spark_or_fail(conf: dict[str, Any] | None = None) -> Any:
 
 
 def _compute(setup: FederationSetup) -> tuple[list[Extracted], pa.Table]:
-    from dvt_engine.federation.spark import arrow_to_view, run_to_arrow
-    from dvt_engine.federation.transport import drop_views, extract_to_arrow
+    from dvt_engine.federation.spark import run_to_arrow
+    from dvt_engine.federation.transport import drop_views, load_inputs
 
     def adapter_for(extraction: Any) -> Adapter:
         if extraction.local or extraction.connection is None:
             return setup.target
         return setup.adapters[extraction.connection]
 
-    # every extraction before Spark: a failing source fails fast, without a JVM start
-    extracted = [extract_to_arrow(adapter_for(e), e) for e in setup.query.all_extractions]
-    spark = _spark_or_fail(setup.spark_conf)
+    # Arrow-path extractions run before Spark starts (a failing source fails fast, without
+    # a JVM start); large PostgreSQL inputs are then read by Spark over JDBC (transport.py)
+    spark, extracted = load_inputs(setup.query.all_extractions, adapter_for,
+                                   lambda: _spark_or_fail(setup.spark_conf))
     try:
-        for result in extracted:
-            arrow_to_view(spark, result.table, result.extraction.view_name)
         table = run_to_arrow(spark, setup.query.spark_sql)
     finally:
         # views never registered need no dropping
@@ -141,12 +209,19 @@ def preview_federated(session: Session, node: Node, plan: ExecutionPlan, sql: st
 
 
 def run_federated(ex: NodeExecutor, node: Node, plan: ExecutionPlan) -> NodeResult:
-    """Compile, extract, compute in Spark, land on the target; the node's NodeResult."""
+    """Compile, run pre-hooks, extract, compute in Spark, land on the target, run
+    post-hooks; the node's NodeResult."""
     sql = ex.compile(node)
     kind = node.materialized
     if kind not in ("view", "table", "incremental"):
         raise CompilationError(f"unknown materialization '{kind}'", node=node.unique_id,
                                hint="Use view, table, incremental or ephemeral.")
+    adapter = ex.session.adapter(plan.target)
+    relation = ex.relation(node)
+    adapter.create_schema(relation.database, relation.schema or "")
+    # dbt runs pre-hooks before the model's SQL: they may fill what the model (or its
+    # watermark, evaluated while planning) reads
+    ex._hooks(node, "pre-hook", adapter)
     setup = plan_federation(ex.session, node, plan, sql)
     if kind == "view":
         # a view on the target cannot read other connections: DVT builds a table instead
@@ -154,10 +229,6 @@ def run_federated(ex: NodeExecutor, node: Node, plan: ExecutionPlan) -> NodeResu
             f"model {node.name} is materialized as a view but federated (it reads other "
             f"connections): building it as a table on '{plan.target}'", "warn")
     extracted, table = _compute(setup)
-    adapter = setup.target
-    relation = ex.relation(node)
-    adapter.create_schema(relation.database, relation.schema or "")
-    ex._hooks(node, "pre-hook", adapter)
     if kind == "incremental":
         resp = _land_incremental(adapter, relation, table, node.config, ex._full(node))
     else:
@@ -165,18 +236,20 @@ def run_federated(ex: NodeExecutor, node: Node, plan: ExecutionPlan) -> NodeResu
     ex._hooks(node, "post-hook", adapter)
     if ex.write_files:
         ex._write("run", node, setup.query.describe())
-    message = _message(extracted, table.num_rows, plan.target)
+    message = _message(extracted, table.num_rows, plan.target, setup.query)
     return NodeResult(node.unique_id, "success", message, rows_affected=resp.rows_affected,
                       adapter_response={"_message": message, "code": "FEDERATED",
                                         "rows_affected": resp.rows_affected},
                       compiled_code=sql, relation_name=str(relation))
 
 
-def _message(extracted: list[Extracted], rows: int, target: str) -> str:
+def _message(extracted: list[Extracted], rows: int, target: str, query: FederatedQuery) -> str:
     inputs = "; ".join(f"{e.extraction.summary()}, {e.rows} row{'s' if e.rows != 1 else ''}"
-                       for e in extracted)
+                       f" via {e.path}" for e in extracted)
     n = len(extracted)
-    return (f"federated: {n} input{'s' if n != 1 else ''} ({inputs}), "
+    watermark = ("watermark pushed, " if query.watermark_pushed
+                 else "watermark evaluated on the target, " if query.evaluated else "")
+    return (f"federated: {n} input{'s' if n != 1 else ''} ({inputs}), {watermark}"
             f"{rows} row{'s' if rows != 1 else ''} landed on target {target}")
 
 

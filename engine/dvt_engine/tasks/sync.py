@@ -5,6 +5,11 @@ output type maps to pip requirements; the ones not importable are installed with
 interpreter's pip (`sys.executable -m pip install ...`). Spark (federation across
 connections of different types, or a `spark` output) also needs Java, which pip cannot
 install: sync only reports it. Exit 0 when everything needed is present at the end.
+
+System packages: where Spark reads a PostgreSQL output (federation), the PostgreSQL JDBC
+driver lets it read large inputs in parallel (federation/transport.py). sync installs it with
+apt-get when the machine has it and may (root, or sudo without a password), else prints the
+command. It is optional - federation falls back to Arrow without it - so it never fails sync.
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ import argparse
 import importlib
 import importlib.metadata
 import importlib.util
+import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dvt_engine.errors import DvtError
@@ -46,6 +53,8 @@ REQUIREMENTS: dict[str, list[tuple[str, str]]] = {
     "sqlite": [],  # in the standard library
 }
 SPARK = ("pyspark", "pyspark")
+# output type -> apt packages Spark uses to read it (the file is found by federation.spark)
+SYSTEM_PACKAGES: dict[str, list[str]] = {"postgres": ["libpostgresql-jdbc-java"]}
 
 
 @dataclass
@@ -69,6 +78,31 @@ class Requirement:
             return importlib.metadata.version(self.dist)
         except importlib.metadata.PackageNotFoundError:
             return None
+
+
+@dataclass
+class SystemPackage:
+    name: str  # the apt package
+    path: Path  # the file it installs (DVT_POSTGRES_JDBC_JAR moves it)
+    reason: str
+
+    def present(self) -> bool:
+        return self.path.is_file()
+
+
+def system_packages(profile: Profile, needs_spark: bool) -> list[SystemPackage]:
+    """The JDBC driver packages for the outputs Spark reads (only when Spark is needed)."""
+    from dvt_engine.federation.spark import jdbc_jar
+
+    if not needs_spark:
+        return []
+    found = []
+    for otype in sorted({o.type for o in profile.outputs.values()}):
+        jar = jdbc_jar(otype)
+        for name in SYSTEM_PACKAGES.get(otype, []):
+            if jar is not None:
+                found.append(SystemPackage(name, jar, f"{otype} JDBC driver for federation"))
+    return found
 
 
 def requirements(profile: Profile, bus: EventBus) -> tuple[list[Requirement], bool]:
@@ -123,6 +157,63 @@ def pip_install(specs: list[str], bus: EventBus) -> bool:
     return proc.returncode == 0
 
 
+def _apt_command(names: list[str]) -> tuple[list[str] | None, str]:
+    """The apt-get command to run here (with `sudo -n` when not root), or None and why not."""
+    apt = shutil.which("apt-get")
+    if apt is None:
+        return None, "no apt-get on this machine"
+    cmd = [apt, "install", "-y", *names]
+    if os.geteuid() == 0:
+        return cmd, ""
+    sudo = shutil.which("sudo")
+    if sudo is not None:
+        probe = subprocess.run([sudo, "-n", "true"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return [sudo, "-n", *cmd], ""
+    return None, "not root and no password-less sudo"
+
+
+def apt_install(cmd: list[str], bus: EventBus) -> bool:
+    """Run `cmd` (apt-get install); once more after `apt-get update` if the lists are stale."""
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    bus.log(f"Running: {shlex.join(cmd)}")
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+    if proc.returncode != 0 and "Unable to locate package" in proc.stderr:
+        update = [*cmd[:cmd.index("install")], "update", "-qq"]
+        bus.log(f"Running: {shlex.join(update)}")
+        subprocess.run(update, capture_output=True, text=True, check=False, env=env)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+    for line in proc.stdout.splitlines():
+        bus.log(line, "debug")
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-10:])
+        bus.log(f"apt-get failed (exit {proc.returncode}):\n{tail}", "warn")
+    return proc.returncode == 0
+
+
+def _sync_system(packages: list[SystemPackage], dry_run: bool, bus: EventBus) -> list[str]:
+    """Install the missing system packages where possible; the names installed."""
+    missing = [p for p in packages if not p.present()]
+    if not missing:
+        return []
+    names = [p.name for p in missing]
+    cmd, why = _apt_command(names)
+    shown = shlex.join(cmd or ["sudo", "apt-get", "install", "-y", *names])
+    bus.log("")
+    if dry_run:
+        bus.log(f"Dry run: would run {shown}")
+        return []
+    if cmd is None:
+        bus.log(f"Cannot install {', '.join(names)} ({why}): run `{shown}` as root, or put "
+                "the driver jar in spark.jars (or DVT_JDBC_JARS)", "warn")
+        return []
+    apt_install(cmd, bus)
+    installed = [p.name for p in missing if p.present()]
+    if installed:
+        bus.log("Installed: " + ", ".join(installed))
+    return installed
+
+
 def run(args: argparse.Namespace, session: Any = None,
         subscriber: Subscriber | None = None) -> CommandResult:
     with command_events(session, subscriber) as bus:
@@ -148,6 +239,10 @@ def _sync(profile: Profile, dry_run: bool, bus: EventBus) -> CommandResult:
     reqs, needs_spark = requirements(profile, bus)
     for req in reqs:
         _report(req, bus)
+    system = system_packages(profile, needs_spark)
+    for pkg in system:
+        state = f"present ({pkg.path})" if pkg.present() else f"missing ({pkg.path})"
+        bus.log(f"  {pkg.name + ' (apt)':<32} {state}  [{pkg.reason}]")
     java = java_version()
     if needs_spark:
         bus.log(f"  {'java':<32} {java or 'MISSING: install a JDK 17 (Spark needs it)'}")
@@ -166,19 +261,29 @@ def _sync(profile: Profile, dry_run: bool, bus: EventBus) -> CommandResult:
         missing = [r for r in missing if not r.present()]
         if installed:
             bus.log("Installed: " + ", ".join(installed))
+    system_installed = _sync_system(system, dry_run, bus)
+    system_missing = [p.name for p in system if not p.present()]
     java_missing = needs_spark and java is None
     ok = not missing and not java_missing
     bus.log("")
-    if ok:
+    if ok and not system_missing:
         bus.log("Everything the profile needs is installed.")
+    elif ok:
+        bus.log("Everything the profile requires is installed.")
     else:
         still = [r.spec for r in missing] + (["java (a JDK, not installable with pip)"]
                                              if java_missing else [])
         bus.log("Still missing: " + ", ".join(still), "error" if not dry_run else "warn")
+    if system_missing:
+        # optional: without the driver, Spark reads those inputs through Arrow
+        bus.log("Still missing (optional; federation reads through Arrow without it): "
+                + ", ".join(system_missing), "warn")
     return CommandResult("sync", ok, exit_code=EXIT_OK if ok else EXIT_FAILURE,
                          data={"present": [r.spec for r in reqs if r.present()],
                                "missing": [r.spec for r in missing], "installed": installed,
-                               "java": java, "needs_spark": needs_spark})
+                               "java": java, "needs_spark": needs_spark,
+                               "system_missing": system_missing,
+                               "system_installed": system_installed})
 
 
 def _report(req: Requirement, bus: EventBus) -> None:
