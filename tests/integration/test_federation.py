@@ -130,7 +130,9 @@ def spark() -> Iterator[object]:
 def fp(tmp_path: Path, pg_db: PgDatabase, spark: object) -> FedProject:
     p = FedProject(tmp_path / "proj", pg_db)
     p.root.mkdir()
-    p.write("dbt_project.yml", "name: proj\nprofile: proj\n")
+    # the Spark route throughout (small inputs would be staged on the target by default)
+    p.write("dbt_project.yml", "name: proj\nprofile: proj\nmodels:\n  proj:\n"
+                               "    +federation_route: spark\n")
     p.write_profile()
     p.write("models/sources.yml", SOURCES)
     p.write("seeds/wh_orders.csv", ORDERS)
@@ -175,7 +177,7 @@ def test_federated_models_land_on_their_targets(fp: FedProject) -> None:
     assert fp.duck("select id, name, amount from main.fed_join order by id") == _expected_join()
     assert fp.duck("select n from main.after_fed") == [(3,)]
     line = next(ln for ln in run.output.splitlines() if "OK created federated table model main.fed_join" in ln)
-    assert "[federated: 2 inputs (" in line, line
+    assert "[federated in Spark: 2 inputs (" in line, line
     assert "crm.customers: 3 of 6 columns, 1 predicate pushed down, 2 rows" in line, line
     assert "), 3 rows landed on target warehouse in " in line, line
     assert fp.duck("select 1 from main.fed_join limit 0") == []
@@ -301,6 +303,13 @@ def test_example_project_federates_and_shows(spark: Any, tmp_path: Path) -> None
     build = project.dvt("build")
     assert build.exit_code == 0, build.output
     assert "crm.customers: 4 of 6 columns, 1 predicate pushed down" in build.output
+    # the small CRM input is staged on the warehouse; region_revenue asks for Spark
+    lines = {name: next(ln for ln in build.output.splitlines()
+                        if f"OK created federated table model main.{name} " in ln)
+             for name in ("customer_revenue", "region_revenue")}
+    assert "[federated with inputs staged on target warehouse: 1 input (" \
+        in lines["customer_revenue"]
+    assert "[federated in Spark: 2 inputs (customer_revenue: " in lines["region_revenue"]
     assert project.query("select region_name, revenue from region_revenue order by 1") == [
         ("North", 165.75), ("South", 159.99), ("West", 375.0)]
     listing = project.dvt("ls", "--output", "json", "--resource-type", "model")

@@ -119,7 +119,9 @@ def jp(tmp_path: Path, pg_db: PgDatabase, spark: object,
     monkeypatch.setattr(transport, "ROWS_PER_PARTITION", 10_000)
     p = JdbcProject(tmp_path / "proj", pg_db)
     p.root.mkdir()
-    p.write("dbt_project.yml", "name: proj\nprofile: proj\n")
+    # the Spark route throughout (small inputs would be staged on the target by default)
+    p.write("dbt_project.yml", "name: proj\nprofile: proj\nmodels:\n  proj:\n"
+                               "    +federation_route: spark\n")
     p.write_profile()
     p.write("models/sources.yml", SOURCES)
     p.write("seeds/customers.csv", CUSTOMERS)
@@ -163,10 +165,10 @@ def test_large_postgres_inputs_go_through_jdbc(jp: JdbcProject) -> None:
     jdbc = re.compile(r"pg_src\.events: 4 of 6 columns, 1 predicate pushed down, 40000 rows "
                       r"via JDBC \(2 partitions\)")
     assert jdbc.search(_line(run.output, "main.fed_duck")), run.output
-    assert "customers\": 2 of 2 columns, 40 rows via Arrow" in _line(run.output, "main.fed_duck")
+    assert "; customers: 2 of 2 columns, 40 rows via Arrow" in _line(run.output, "main.fed_duck")
     # landing on PostgreSQL: events is on the target itself, read by Spark over JDBC too
-    assert "events\": 4 of 6 columns, 1 predicate pushed down, 40000 rows via JDBC (2 partitions)" \
-        in _line(run.output, "analytics.fed_pg")
+    assert "(pg_src.events: 4 of 6 columns, 1 predicate pushed down, 40000 rows via JDBC " \
+        "(2 partitions)" in _line(run.output, "analytics.fed_pg")
     assert jdbc.search(jp.message("fed_duck"))
     results = (jp.root / "target" / "run_results.json").read_text()
     assert SECRET not in results

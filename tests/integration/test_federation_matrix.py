@@ -146,6 +146,11 @@ class FedProject(PgProject):
             host=self.db.host, port=self.db.port, user=user or self.db.user,
             password=password, dbname=self.db.dbname, down_port=_closed_port()))
 
+    def use_route(self, route: str) -> None:
+        """Every model federates by this route: spark, or stage (inputs staged on the target)."""
+        self.write("dbt_project.yml", "name: proj\nprofile: proj\nmodels:\n  proj:\n"
+                                      f"    +federation_route: {route}\n")
+
     def duck(self, sql: str) -> list[tuple[Any, ...]]:
         con = duckdb.connect(str(self.root / "warehouse.duckdb"))
         try:
@@ -225,7 +230,12 @@ def _expected(sql: str) -> list[tuple[Any, ...]]:
     return sorted(con.execute(body).fetchall())
 
 
-def test_every_direction_and_pushdown_on_each_target(fp: FedProject) -> None:
+ROUTE_WORDS = {"spark": "federated in Spark: ", "stage": "federated with inputs staged on target "}
+
+
+@pytest.mark.parametrize("route", ["spark", "stage"])
+def test_every_direction_and_pushdown_on_each_target(fp: FedProject, route: str) -> None:
+    fp.use_route(route)
     for name, sql in MATRIX_SQL.items():
         fp.model(name, sql.format(**DBT_RELATIONS), TARGETS[name])
     listing = fp.dvt("ls", "--output", "json", "--resource-type", "model")
@@ -254,15 +264,21 @@ def test_every_direction_and_pushdown_on_each_target(fp: FedProject) -> None:
     # federated lines say what moved; pushdown lines do not
     for name in MATRIX_SQL:
         line = next(ln for ln in run.output.splitlines() if f".{name} " in ln and "OK" in ln)
-        assert ("[federated: " in line) != name.startswith("pushdown"), line
+        assert (f"[{ROUTE_WORDS[route]}" in line) != name.startswith("pushdown"), line
     three = next(ln for ln in run.output.splitlines() if "three_way_pg " in ln and "OK" in ln)
-    assert "[federated: 3 inputs (" in three, three
+    assert ": 3 inputs (" in three if route == "spark" else ": 2 inputs (" in three, three
     # nothing staged is left on any target
     assert fp.duck("select count(*) from information_schema.tables "
                    "where table_name like '%dbt_tmp%'") == [(0,)]
     assert fp.query("select count(*) from information_schema.tables "
                     "where table_name like '%dbt_tmp%'") == [(0,)]
     assert fp.crm("select count(*) from sqlite_master where name like '%dbt_tmp%'") == [(0,)]
+    # nor any staged input
+    assert fp.duck("select count(*) from information_schema.tables "
+                   "where table_name like '%dvt_in%'") == [(0,)]
+    assert fp.query("select count(*) from information_schema.tables "
+                    "where table_name like '%dvt_in%'") == [(0,)]
+    assert fp.crm("select count(*) from sqlite_master where name like '%dvt_in%'") == [(0,)]
 
 
 def _pg_types(fp: FedProject, table: str) -> list[tuple[Any, ...]]:
@@ -271,7 +287,9 @@ def _pg_types(fp: FedProject, table: str) -> list[tuple[Any, ...]]:
                     f"and table_name = '{table}' order by ordinal_position")
 
 
-def test_types_round_trip_through_federation(fp: FedProject) -> None:
+@pytest.mark.parametrize("route", ["spark", "stage"])
+def test_types_round_trip_through_federation(fp: FedProject, route: str) -> None:
+    fp.use_route(route)
     fp.model("types_pg_to_duck",
              f"select {TYPE_COLUMNS} from {{{{ source('pg_src', 'types') }}}}")
     fp.model("types_duck_to_pg",

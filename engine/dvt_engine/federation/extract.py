@@ -95,6 +95,7 @@ class Extraction:
     local: bool = False  # lives on the target connection
     connection: str | None = None
     total_columns: int | None = None  # known when a schema was given
+    label: str = ""  # the name logs use when not `key` (a local relation's node name)
 
     def summary(self) -> str:
         """`crm.customers: 2 of 6 columns, 1 predicate pushed down` (for logs)."""
@@ -112,7 +113,7 @@ class Extraction:
             parts.append(f"{n} predicate{'s' if n != 1 else ''} pushed down")
         if self.limit is not None:
             parts.append(f"limit {self.limit}")
-        return f"{self.key}: {', '.join(parts)}"
+        return f"{self.label or self.key}: {', '.join(parts)}"
 
 
 @dataclass(frozen=True)

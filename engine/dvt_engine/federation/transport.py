@@ -275,14 +275,19 @@ def _load(spark: SparkSession, route: Route, done: Extracted | None) -> Extracte
 
 
 def load_inputs(extractions: Sequence[Extraction], adapter_for: Callable[[Extraction], Adapter],
-                start_spark: Callable[[], Any]) -> tuple[SparkSession, list[Extracted]]:
+                start_spark: Callable[[], Any], done: Sequence[Extracted] = ()
+                ) -> tuple[SparkSession, list[Extracted]]:
     """Every extraction into its view; the session (started by `start_spark`) and results.
 
     Arrow-path extractions run before Spark starts, so a failing source fails fast without
     a JVM start; JDBC ones need the session. On failure the views made so far are dropped.
     """
-    routes = [choose_route(adapter_for(e), e) for e in extractions]
-    early = {id(r): extract_to_arrow(r.adapter, r.extraction) for r in routes if not r.jdbc}
+    # `done`: inputs already extracted to Arrow (while choosing the staged route)
+    ready = {d.extraction.view_name: d for d in done}
+    routes = [Route(e, adapter_for(e), jdbc=False) if e.view_name in ready
+              else choose_route(adapter_for(e), e) for e in extractions]
+    early = {id(r): ready.get(r.extraction.view_name)
+             or extract_to_arrow(r.adapter, r.extraction) for r in routes if not r.jdbc}
     spark = start_spark()
     results: list[Extracted] = []
     try:

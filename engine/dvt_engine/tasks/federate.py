@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ from dvt_engine.manifest import Node
 from dvt_engine.planner import ExecutionPlan, read_inputs
 from dvt_engine.runner import NodeResult
 from dvt_engine.tasks import materialize as mat
+from dvt_engine.tasks import stage
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -47,6 +49,8 @@ class FederationSetup:
     adapters: dict[str, Adapter]  # connection name -> adapter (foreign inputs)
     target: Adapter
     spark_conf: dict[str, Any] = field(default_factory=dict)
+    # extraction key -> the relation's text in the compiled SQL (the staged route swaps it)
+    relation_texts: dict[str, str] = field(default_factory=dict)
 
 
 def view_prefix(node: Node) -> str:
@@ -67,6 +71,7 @@ def plan_federation(session: Session, node: Node, plan: ExecutionPlan, sql: str
     schemas: dict[str, list[str]] = {}
     adapters: dict[str, Adapter] = {}
     foreign_ids = {f.unique_id for f in plan.foreign_inputs}
+    labels: dict[str, str] = {}  # local relation key -> its name in logs (orders, crm.x)
     for f in plan.foreign_inputs:
         parent = manifest.nodes.get(f.unique_id) or manifest.sources.get(f.unique_id)
         adapter = session.adapter(f.connection)
@@ -84,6 +89,7 @@ def plan_federation(session: Session, node: Node, plan: ExecutionPlan, sql: str
             key = exp.to_table(str(rel), dialect=target.dialect).sql(dialect=target.dialect)
         except Exception:  # noqa: BLE001 - no schema only means a less precise plan
             continue
+        labels[key] = parent.search_name
         _add_schema(schemas, key, target, rel)
     evaluate = None
     this = session.compiler.relation_of(node)
@@ -95,7 +101,10 @@ def plan_federation(session: Session, node: Node, plan: ExecutionPlan, sql: str
         evaluate = _watermark_evaluator(target, node)
     query = plan_extractions(sql, target.dialect, relations, schemas, view_prefix(node),
                              evaluate_scalar=evaluate)
-    return FederationSetup(query, adapters, target, session.spark_conf())
+    for extraction in query.local_extractions:
+        extraction.label = labels.get(extraction.key, "")
+    texts = {fr.key: text for text, fr in relations.items()}
+    return FederationSetup(query, adapters, target, session.spark_conf(), texts)
 
 
 def _incremental_on(target: Adapter, node: Node, relation: Relation) -> bool:
@@ -164,8 +173,16 @@ def _add_schema(schemas: dict[str, list[str]], key: str, adapter: Adapter,
 
 def describe_for_compile(session: Session, node: Node, plan: ExecutionPlan, sql: str
                          ) -> str:
-    """`dvt compile`'s text for a federated node: the extractions and the Spark SQL."""
-    return plan_federation(session, node, plan, sql).query.describe()
+    """`dvt compile`'s text for a federated node: the route, the extractions and the
+    Spark SQL."""
+    route = stage.configured_route(node)
+    if route == stage.AUTO:
+        limit = stage.stage_max_rows(node)
+        line = (f"-- route: auto (foreign inputs staged on target {plan.target} and the model "
+                f"run there when they total <= {limit:,} rows, else computed in Spark)")
+    else:
+        line = f"-- route: {route} (federation_route)"
+    return line + "\n" + plan_federation(session, node, plan, sql).query.describe()
 
 
 def _spark_or_fail(conf: dict[str, Any] | None = None) -> Any:
@@ -179,7 +196,8 @@ def _spark_or_fail(conf: dict[str, Any] | None = None) -> Any:
     return get_spark(conf)
 
 
-def _compute(setup: FederationSetup) -> tuple[list[Extracted], pa.Table]:
+def _compute(setup: FederationSetup, done: Sequence[Extracted] = ()
+             ) -> tuple[list[Extracted], pa.Table]:
     from dvt_engine.federation.spark import run_to_arrow
     from dvt_engine.federation.transport import drop_views, load_inputs
 
@@ -191,7 +209,7 @@ def _compute(setup: FederationSetup) -> tuple[list[Extracted], pa.Table]:
     # Arrow-path extractions run before Spark starts (a failing source fails fast, without
     # a JVM start); large PostgreSQL inputs are then read by Spark over JDBC (transport.py)
     spark, extracted = load_inputs(setup.query.all_extractions, adapter_for,
-                                   lambda: _spark_or_fail(setup.spark_conf))
+                                   lambda: _spark_or_fail(setup.spark_conf), done)
     try:
         table = run_to_arrow(spark, setup.query.spark_sql)
     finally:
@@ -228,29 +246,61 @@ def run_federated(ex: NodeExecutor, node: Node, plan: ExecutionPlan) -> NodeResu
         ex.session.events.log(
             f"model {node.name} is materialized as a view but federated (it reads other "
             f"connections): building it as a table on '{plan.target}'", "warn")
-    extracted, table = _compute(setup)
-    if kind == "incremental":
-        resp = _land_incremental(adapter, relation, table, node.config, ex._full(node))
+    choice, foreign = _choose_route(ex, node, setup)
+    ex.session.events.log(f"{node.name}: federated, {choice.route} route ({choice.reason})",
+                          "debug")
+    if choice.route == stage.STAGE:
+        built, local_sql = stage.build_staged(adapter, node, relation, sql, foreign,
+                                              setup.relation_texts, ex._full(node))
+        resp, extracted, run_sql = built.response, foreign, local_sql
+        rows = resp.rows_affected
     else:
-        resp = _land_table(adapter, relation, table)
+        extracted, table = _compute(setup, foreign)
+        if kind == "incremental":
+            resp = _land_incremental(adapter, relation, table, node.config, ex._full(node))
+        else:
+            resp = _land_table(adapter, relation, table)
+        run_sql, rows = setup.query.describe(), table.num_rows
     ex._hooks(node, "post-hook", adapter)
     if ex.write_files:
-        ex._write("run", node, setup.query.describe())
-    message = _message(extracted, table.num_rows, plan.target, setup.query)
+        ex._write("run", node, run_sql)
+    message = _message(extracted, rows, plan.target, setup.query, choice.route)
     return NodeResult(node.unique_id, "success", message, rows_affected=resp.rows_affected,
                       adapter_response={"_message": message, "code": "FEDERATED",
                                         "rows_affected": resp.rows_affected},
                       compiled_code=sql, relation_name=str(relation))
 
 
-def _message(extracted: list[Extracted], rows: int, target: str, query: FederatedQuery) -> str:
+def _choose_route(ex: NodeExecutor, node: Node, setup: FederationSetup
+                  ) -> tuple[stage.RouteChoice, list[Extracted]]:
+    """Spark or staged (DESIGN §6), and the foreign inputs extracted to Arrow on the way.
+
+    Spark is chosen before extracting when the model says so or the sources' estimates
+    are already too large; otherwise the foreign inputs are extracted (both routes need
+    them) and their real size decides."""
+    from dvt_engine.federation.transport import extract_to_arrow
+
+    foreign = setup.query.extractions
+    estimates = stage.extraction_estimates(setup.adapters, foreign)
+    choice = stage.choose_before_extraction(node, estimates)
+    if choice is not None and choice.route == stage.SPARK:
+        return choice, []
+    extracted = [extract_to_arrow(setup.adapters[e.connection or ""], e) for e in foreign]
+    return choice or stage.choose_after_extraction(node, extracted), extracted
+
+
+def _message(extracted: list[Extracted], rows: int | None, target: str, query: FederatedQuery,
+             route: str) -> str:
     inputs = "; ".join(f"{e.extraction.summary()}, {e.rows} row{'s' if e.rows != 1 else ''}"
                        f" via {e.path}" for e in extracted)
     n = len(extracted)
     watermark = ("watermark pushed, " if query.watermark_pushed
                  else "watermark evaluated on the target, " if query.evaluated else "")
-    return (f"federated: {n} input{'s' if n != 1 else ''} ({inputs}), {watermark}"
-            f"{rows} row{'s' if rows != 1 else ''} landed on target {target}")
+    how = "in Spark" if route == stage.SPARK else f"with inputs staged on target {target}"
+    where = f" landed on target {target}" if route == stage.SPARK else ""
+    landed = "" if rows is None else f"{rows} row{'s' if rows != 1 else ''}{where}"
+    return (f"federated {how}: {n} input{'s' if n != 1 else ''} ({inputs})"
+            + (f", {watermark}{landed}" if landed or watermark else "")).rstrip(", ")
 
 
 def _write_staging(adapter: Adapter, relation: Relation, table: pa.Table) -> Relation:

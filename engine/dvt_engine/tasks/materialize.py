@@ -26,8 +26,9 @@ class Built:
 
 
 def staging_name(relation: Relation) -> Relation:
-    return Relation(relation.database, relation.schema, f"{relation.identifier}{TMP_SUFFIX}",
-                    type="table")
+    # keeps the relation's quoting and include policies (SQLite names no database)
+    return relation.incorporate(path={"identifier": f"{relation.identifier}{TMP_SUFFIX}"},
+                                type="table")
 
 
 def _existing(adapter: Adapter, relation: Relation) -> Relation | None:

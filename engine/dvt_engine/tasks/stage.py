@@ -84,8 +84,9 @@ def choose_after_extraction(node: Node, extracted: list[Extracted]) -> RouteChoi
 
 
 def staged_relation(model: Relation, n: int) -> Relation:
-    return Relation(model.database, model.schema, f"{model.identifier}{STAGED_SUFFIX}{n}",
-                    type="table")
+    # keeps the model's quoting and include policies (SQLite names no database)
+    return model.incorporate(path={"identifier": f"{model.identifier}{STAGED_SUFFIX}{n}"},
+                             type="table")
 
 
 def stage_inputs(target: Adapter, model: Relation, extracted: list[Extracted],
