@@ -5,7 +5,8 @@ Two paths per extraction:
   PostgreSQL), then `arrow_to_view`. Cheap for small inputs, but Spark converts the Arrow
   batches to rows on one core when the model's query runs.
 - JDBC (PostgreSQL, when the driver jar loads in the session): Spark reads the extraction
-  itself, in parallel partitions over an integer id column, into a cached view.
+  itself, in parallel partitions over an integer id column, as a temp view (not cached:
+  the model's query reads the source as it runs).
 
 `auto` (the default) takes JDBC when the source's row estimate reaches JDBC_MIN_ROWS; an
 output's `federation_transport: arrow|jdbc|auto` in profiles.yml forces a path, and
@@ -176,7 +177,7 @@ def extract_to_arrow(adapter: Adapter, extraction: Extraction) -> Extracted:
 
 def extract_with_jdbc(spark: SparkSession, adapter: Adapter, extraction: Extraction,
                       estimate: int | None = None) -> Extracted:
-    """Spark reads `extraction.sql` over JDBC into the cached view `extraction.view_name`.
+    """Spark reads `extraction.sql` over JDBC as the view `extraction.view_name`.
 
     With an integer id column and enough rows, the read is split into ranges of it, one
     connection each (each range is its own transaction, as with any Spark JDBC read).
@@ -186,9 +187,11 @@ def extract_with_jdbc(spark: SparkSession, adapter: Adapter, extraction: Extract
     start = time.perf_counter()
     url, props = adapter.jdbc_source()  # type: ignore[attr-defined]
     try:
-        partitioning = _partitioning(spark, adapter, extraction, estimate)
-        rows = jdbc_to_view(spark, url, props, extraction.sql, extraction.view_name,
-                            partitioning, JDBC_FETCHSIZE)
+        partitioning, rows = _partitioning(spark, adapter, extraction, estimate)
+        jdbc_to_view(spark, url, props, extraction.sql, extraction.view_name,
+                     partitioning, JDBC_FETCHSIZE)
+        if rows is None:  # the log line's figure: one count on the source
+            rows = _count(adapter, extraction.sql)
     except DvtError as exc:
         scrub = getattr(adapter, "_scrub", lambda text: text)
         exc.message = (f"extracting {extraction.key} for federation over JDBC from "
@@ -203,9 +206,16 @@ def extract_with_jdbc(spark: SparkSession, adapter: Adapter, extraction: Extract
                      path=f"JDBC ({n} partition{'s' if n != 1 else ''})", row_count=rows)
 
 
+def _count(adapter: Adapter, sql: str) -> int:
+    _, found = adapter.execute(f"select count(*) from (\n{sql.strip().rstrip(';')}\n) as dvt_q",
+                               fetch=True)
+    return int(next(iter(found.to_pylist()[0].values()))) if found is not None else 0
+
+
 def _partitioning(spark: SparkSession, adapter: Adapter, extraction: Extraction,
-                  estimate: int | None) -> JdbcPartitioning | None:
-    """Ranges of an integer id column, sized ROWS_PER_PARTITION, at most one per core."""
+                  estimate: int | None) -> tuple[JdbcPartitioning | None, int | None]:
+    """Ranges of an integer id column, sized ROWS_PER_PARTITION, at most one per core; and
+    the rows, when the bounds query counted them."""
     from dvt_engine.federation.spark import JdbcPartitioning
 
     if estimate is None:
@@ -214,20 +224,20 @@ def _partitioning(spark: SparkSession, adapter: Adapter, extraction: Extraction,
     cap = max(int(spark.sparkContext.defaultParallelism), 1)
     # every partition runs the query again: a LIMIT without ORDER BY may differ per run
     if min(wanted, cap) < 2 or extraction.limit is not None:
-        return None
+        return None, None
     column = _id_column(adapter, extraction.sql)
     if column is None:
-        return None
+        return None, None
     body = extraction.sql.strip().rstrip(";")
-    _, bounds = adapter.execute(f'select min("{column}"), max("{column}") from (\n{body}\n) '
-                                "as dvt_q", fetch=True)
-    low, high = bounds.to_pylist()[0].values() if bounds is not None else (None, None)
+    _, bounds = adapter.execute(f'select min("{column}"), max("{column}"), count(*) from '
+                                f"(\n{body}\n) as dvt_q", fetch=True)
+    low, high, rows = bounds.to_pylist()[0].values() if bounds is not None else (None,) * 3
     if low is None or high is None:
-        return None
+        return None, rows
     partitions = min(wanted, cap, int(high) - int(low) + 1)
     if partitions < 2:
-        return None
-    return JdbcPartitioning(column, int(low), int(high), partitions)
+        return None, rows
+    return JdbcPartitioning(column, int(low), int(high), partitions), rows
 
 
 def _id_column(adapter: Adapter, sql: str) -> str | None:
@@ -308,8 +318,7 @@ def load_views(spark: SparkSession, plan: FederatedQuery,
 
 
 def drop_views(spark: SparkSession, plan: FederatedQuery | Sequence[Extraction]) -> None:
-    """Forget the temp views (the shared session outlives the model); JDBC views are cached,
-    and dropping a view also frees its cache."""
+    """Forget the temp views (the shared session outlives the model)."""
     extractions = plan.all_extractions if isinstance(plan, FederatedQuery) else plan
     for extraction in extractions:
         with contextlib.suppress(Exception):  # views never registered need no dropping
