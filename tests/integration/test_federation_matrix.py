@@ -68,7 +68,7 @@ sources:
   - name: pg_src
     connection: pg
     schema: raw
-    tables: [{name: customers}, {name: types}]
+    tables: [{name: customers}, {name: types}, {name: spans}]
   - name: crm
     connection: crm
     schema: main
@@ -385,3 +385,18 @@ def test_failed_landing_and_source_down_fail_alone(fp: FedProject) -> None:
     results = (fp.root / "target" / "run_results.json").read_text()
     assert SECRET not in run.output and SECRET not in results
     assert {r["status"] for r in json.loads(results)["results"]} == {"error", "success"}
+
+    # a type Spark cannot take (PostgreSQL's interval): that node fails, naming the source
+    # and the column; staged on the target instead, the same model works
+    fp.query("create table raw.spans (id int, span interval); "
+             "insert into raw.spans values (1, interval '1 day 2 hours')")
+    spans = "select id, span from {{ source('pg_src', 'spans') }}"
+    fp.model("spans_spark", "{{ config(federation_route='spark') }}\n" + spans)
+    fp.model("spans_staged", "{{ config(federation_route='stage') }}\n" + spans)
+    run = fp.dvt("run", "-s", "spans_spark", "spans_staged")
+    assert run.statuses == {"spans_spark": "error", "spans_staged": "success"}, run.output
+    assert ("moving pg_src.spans from connection 'pg' into Spark: Spark cannot take column "
+            "span (month_day_nano_interval)") in run.output, run.output
+    assert "federation_route: stage" in run.output  # the hint
+    assert fp.duck("select id, span from main.spans_staged") == [
+        (1, dt.timedelta(days=1, hours=2))]

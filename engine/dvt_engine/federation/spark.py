@@ -298,15 +298,45 @@ def _spark_type(dtype: pa.DataType) -> pa.DataType:
 
 
 def arrow_to_view(spark: SparkSession, table: pa.Table, name: str) -> DataFrame:
-    """Register `table` as temp view `name` in `spark`; returns its DataFrame."""
+    """Register `table` as temp view `name` in `spark`; returns its DataFrame.
+
+    A column type Spark cannot take raises a DatabaseError naming the columns."""
     table = spark_compatible(table)
     try:
-        df = spark.createDataFrame(table)
-    except Exception:
-        # older pyspark (3.x) cannot take a pyarrow.Table; pandas keeps types via Arrow
-        df = spark.createDataFrame(table.to_pandas(types_mapper=None))
+        df = _create_dataframe(spark, table)
+    except Exception as exc:
+        bad = _unsupported_columns(spark, table)
+        if not bad:
+            raise DatabaseError(f"Spark: {_spark_message(exc)}") from None
+        raise DatabaseError(
+            f"Spark cannot take column{'s' if len(bad) != 1 else ''} "
+            + ", ".join(f"{column} ({dtype})" for column, dtype in bad)
+            + f": {_spark_message(exc)}",
+            hint="Cast the column in the model's SQL (e.g. to text), or set "
+                 "`federation_route: stage` on the model to compute it on its target.",
+        ) from None
     df.createOrReplaceTempView(name)
     return df
+
+
+def _create_dataframe(spark: SparkSession, table: pa.Table) -> DataFrame:
+    import pyspark
+
+    if int(pyspark.__version__.split(".")[0]) >= 4:
+        return spark.createDataFrame(table)
+    # pyspark 3.x cannot take a pyarrow.Table; pandas keeps types via Arrow
+    return spark.createDataFrame(table.to_pandas(types_mapper=None))
+
+
+def _unsupported_columns(spark: SparkSession, table: pa.Table) -> list[tuple[str, str]]:
+    """The columns Spark refuses, tried one by one on an empty slice (the error path only)."""
+    bad = []
+    for field in table.schema:
+        try:
+            _create_dataframe(spark, table.select([field.name]).slice(0, 0))
+        except Exception:  # noqa: BLE001 - any refusal names the column
+            bad.append((field.name, str(field.type)))
+    return bad
 
 
 # -- Arrow out ------------------------------------------------------------------------

@@ -280,7 +280,12 @@ def _load(spark: SparkSession, route: Route, done: Extracted | None) -> Extracte
                      "or add the jar to spark.jars.")
     result = done if done is not None else extract_to_arrow(route.adapter, route.extraction)
     assert result.table is not None
-    arrow_to_view(spark, result.table, route.extraction.view_name)
+    try:
+        arrow_to_view(spark, result.table, route.extraction.view_name)
+    except DvtError as exc:  # a type Spark cannot take: say whose column it is
+        exc.message = (f"moving {route.extraction.key} from connection '{route.adapter.name}' "
+                       f"into Spark: {exc.message}")
+        raise
     return result
 
 
