@@ -15,7 +15,6 @@ from dvt_engine.adapters import create_adapter
 from dvt_engine.errors import ProjectError
 from dvt_engine.events import EventBus
 from dvt_engine.jinja.context import Compiler
-from dvt_engine.jinja.environment import get_native_environment
 from dvt_engine.jinja.macros import MacroRegistry
 from dvt_engine.manifest import Manifest
 from dvt_engine.project.parser import ParseContext, ProjectParser, iter_files, load_macros
@@ -66,6 +65,8 @@ class Session:
 
     # -- YAML rendering ---------------------------------------------------------------
     def _render_yaml(self, text: str) -> Any:
+        from dvt_engine.jinja.environment import get_native_environment
+
         env = get_native_environment()
         project = getattr(self, "project", None)
         scope = project.project_vars(self.cli_vars) if project else dict(self.cli_vars)

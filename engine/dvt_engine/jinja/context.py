@@ -500,11 +500,11 @@ class Compiler:
     # -- rendering ----------------------------------------------------------------
     def render(self, template_src: str, state: RenderState, path: str,
                extra: dict[str, Any] | None = None) -> str:
-        from dvt_engine.jinja.environment import template_error
-
         pieces = _static_cache(template_src)
         if pieces is not None:
             return self._render_static(pieces, state, extra)
+        from dvt_engine.jinja.environment import template_error
+
         template = _template_cache(template_src, path, not state.execute)
         # most models only call ref/source/config: binding every macro for them costs more
         # than the render itself

@@ -10,18 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from dvt_engine.errors import CompilationError, DvtError
-from dvt_engine.jinja.environment import (
-    compile_template,
-    parse_template,
-    rewrite_blocks,
-    template_error,
-)
+from dvt_engine.jinja.blocks import rewrite_blocks
 from dvt_engine.manifest import Macro
+
+if TYPE_CHECKING:  # jinja2 loads on the first macro compiled: static models need none
+    import jinja2
 
 _MACRO_DEF = re.compile(r"{%-?\s*macro\s+(\w+)\s*\(")
 # one macro block: compiled alone, so calls to other macros resolve through the context
@@ -50,6 +46,8 @@ class MacroFile:
     @property
     def template(self) -> jinja2.Template:
         if self._template is None:
+            from dvt_engine.jinja.environment import compile_template
+
             self._template = compile_template(self.source, self.path)
         return self._template
 
@@ -57,6 +55,8 @@ class MacroFile:
     def parse_template(self) -> jinja2.Template:
         """Compiled for parse-time rendering (lenient undefined, as dbt)."""
         if self._parse_template is None:
+            from dvt_engine.jinja.environment import compile_template
+
             self._parse_template = compile_template(self.source, self.path, parsing=True)
         return self._parse_template
 
@@ -81,6 +81,8 @@ class MacroRegistry:
             if package != "dvt":
                 # dbt fails the parse on a macro's syntax error, used or not; parse (not
                 # compile) is cheap and gives the line
+                from dvt_engine.jinja.environment import parse_template
+
                 parse_template(block, path)
             if name in pkg:
                 raise CompilationError(
@@ -92,6 +94,8 @@ class MacroRegistry:
             pkg[name] = mf
             names.append(name)
         if _MACRO_DEF.search(source) and not names:
+            from dvt_engine.jinja.environment import compile_template
+
             compile_template(source, path)  # raises the syntax error with its line
         return [
             Macro(unique_id=f"macro.{package}.{n}", name=n, package_name=package,
@@ -153,8 +157,14 @@ class MacroCallable:
             return macro(*args, **kwargs)
         except MacroReturn as ret:
             return ret.value
-        except (DvtError, jinja2.TemplateError) as exc:
-            if isinstance(exc, DvtError):
+        except DvtError:
+            raise
+        except Exception as exc:  # a Jinja or Python error inside the macro
+            import jinja2
+
+            from dvt_engine.jinja.environment import template_error
+
+            if not isinstance(exc, jinja2.TemplateError):
                 raise
             raise template_error(exc, self.file.path) from None
 

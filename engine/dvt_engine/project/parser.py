@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from dvt_engine.errors import CompilationError, DvtError, ParsingError
+from dvt_engine.jinja.blocks import extract_docs
 from dvt_engine.jinja.context import Compiler, RenderState
-from dvt_engine.jinja.environment import extract_docs
 from dvt_engine.jinja.macros import MacroRegistry
 from dvt_engine.jinja.static import ANY_JINJA, literal_call, static_pieces
 from dvt_engine.manifest import Column, Doc, Manifest, Node
