@@ -192,6 +192,25 @@ def test_failing_table_rebuild_keeps_old_rows(pg_project: PgProject) -> None:
         == [(0,)]
 
 
+def test_failing_post_hook_rolls_back_the_rebuild(pg_project: PgProject) -> None:
+    pg_project.write("models/t.sql", TABLE + "select 1 as id")
+    pg_project.write("models/inc.sql", "{{ config(materialized='incremental') }}\nselect 1 as id")
+    _assert_ok(pg_project.dvt("run"))
+    hook = "{{ config(post_hook='insert into analytics.no_such_table values (1)') }}\n"
+    pg_project.write("models/t.sql", TABLE + hook + "select 2 as id")
+    pg_project.write("models/inc.sql",
+                     "{{ config(materialized='incremental') }}\n" + hook + "select 2 as id")
+    run = pg_project.dvt("run")
+    assert run.exit_code == 1
+    assert run.statuses == {"t": "error", "inc": "error"}, run.output
+    assert "no_such_table" in run.output
+    # the swap and the merge were in the hook's transaction: both rolled back
+    assert pg_project.query("select id from analytics.t") == [(1,)]
+    assert pg_project.query("select id from analytics.inc") == [(1,)]
+    assert pg_project.query("select count(*) from pg_tables where tablename like '%dbt_tmp%'") \
+        == [(0,)]
+
+
 def test_table_with_view_on_top_is_rebuilt_and_view_rebuilt_in_same_run(
         pg_project: PgProject) -> None:
     pg_project.write("models/t.sql", TABLE + "select 1 as id")

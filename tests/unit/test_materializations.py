@@ -310,6 +310,41 @@ def test_failing_post_hook_fails_model(project):
     assert "no_such_table" in run.output
 
 
+def test_failing_post_hook_rolls_the_build_back(project):
+    """dbt runs post-hooks inside the build's transaction: when one fails, the previous
+    relation is left as it was (tables, incremental merges and views alike)."""
+    project.write("models/t.sql", "{{ config(materialized='table') }}\nselect 1 as id")
+    project.write("models/inc.sql", "{{ config(materialized='incremental') }}\nselect 1 as id")
+    project.write("models/v.sql", "select 1 as id")
+    assert project.dvt("run").exit_code == 0
+    hook = "{{ config(post_hook=\"select * from {{ var('missing_table', 'no_such_table') }}\") }}"
+    project.write("models/t.sql", "{{ config(materialized='table') }}\n" + hook
+                  + "\nselect 2 as id")
+    project.write("models/inc.sql", "{{ config(materialized='incremental') }}\n" + hook
+                  + "\nselect 2 as id")
+    project.write("models/v.sql", hook + "\nselect 2 as id")
+    run = project.dvt("run")
+    assert run.exit_code == 1
+    assert run.statuses == {"t": "error", "inc": "error", "v": "error"}, run.output
+    assert project.query("select id from t") == [(1,)]
+    assert project.query("select id from inc") == [(1,)]
+    assert project.query("select id from v") == [(1,)]
+    assert project.query("select count(*) from information_schema.tables "
+                         "where table_name like '%dbt_tmp%'") == [(0,)]
+    # with the hook's table there, everything lands; a `transaction: false` hook runs
+    # after the commit and sees the new rows
+    project.write("models/t.sql", """
+        {{ config(materialized='table', post_hook=[
+              "create table if not exists audit as select 0 as n",
+              {"sql": "insert into audit select count(*) from {{ this }}",
+               "transaction": false}]) }}
+        select 2 as id union all select 3
+    """)
+    assert project.dvt("run", "-s", "t").exit_code == 0
+    assert project.query("select id from t order by id") == [(2,), (3,)]
+    assert project.query("select n from audit order by n") == [(0,), (2,)]
+
+
 # -- schema / alias / enabled / tags -----------------------------------------------------
 
 def test_custom_schema_alias_enabled_tags(project):

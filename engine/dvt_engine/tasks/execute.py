@@ -131,15 +131,27 @@ class NodeExecutor:
         result.node = node
         return result
 
-    def _hooks(self, node: Node, key: str, adapter: Adapter) -> None:
+    def _hooks(self, node: Node, key: str, adapter: Adapter,
+               transaction: bool | None = None) -> None:
+        """Run the node's hooks; with `transaction`, only those whose `transaction` setting
+        (dbt's, true by default) matches: post-hooks run inside the build's transaction,
+        `transaction: false` ones after its commit."""
         for hook in node.config.get(key) or []:
             sql = hook.get("sql") if isinstance(hook, dict) else hook
-            if not sql:
+            inside = bool(hook.get("transaction", True)) if isinstance(hook, dict) else True
+            if not sql or (transaction is not None and inside != transaction):
                 continue
             rendered = self.compiler.render(str(sql), RenderState(node=node, execute=True),
                                             node.original_file_path)
             if rendered.strip():
                 adapter.execute(rendered)
+
+    def post_hooks_inside(self, node: Node, adapter: Adapter) -> mat.Inside:
+        """The post-hooks that run inside the build's transaction (None when there are none:
+        a build without hooks keeps its cheaper path)."""
+        if not node.config.get("post-hook"):
+            return None
+        return lambda: self._hooks(node, "post-hook", adapter, transaction=True)
 
     def _run_model(self, node: Node) -> NodeResult:
         sql = self.compile(node)
@@ -148,17 +160,19 @@ class NodeExecutor:
         adapter.create_schema(relation.database, relation.schema or "")
         self._hooks(node, "pre-hook", adapter)
         kind = node.materialized
+        inside = self.post_hooks_inside(node, adapter)
         if kind == "view":
-            built = mat.build_view(adapter, relation, sql)
+            built = mat.build_view(adapter, relation, sql, inside)
         elif kind == "table":
-            built = mat.build_table(adapter, relation, sql)
+            built = mat.build_table(adapter, relation, sql, inside)
         elif kind == "incremental":
-            built = mat.build_incremental(adapter, relation, sql, node.config, self._full(node))
+            built = mat.build_incremental(adapter, relation, sql, node.config, self._full(node),
+                                          inside)
         else:
             raise DvtError(f"unknown materialization '{node.materialized}'",
                            node=node.unique_id,
                            hint="Use view, table, incremental or ephemeral.")
-        self._hooks(node, "post-hook", adapter)
+        self._hooks(node, "post-hook", adapter, transaction=False)
         if self.write_files:
             self._write("run", node, sql)
         return NodeResult(node.unique_id, "success", built.message,

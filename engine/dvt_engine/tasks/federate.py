@@ -249,19 +249,21 @@ def run_federated(ex: NodeExecutor, node: Node, plan: ExecutionPlan) -> NodeResu
     choice, foreign = _choose_route(ex, node, setup)
     ex.session.events.log(f"{node.name}: federated, {choice.route} route ({choice.reason})",
                           "debug")
+    inside = ex.post_hooks_inside(node, adapter)  # in the landing's transaction
     if choice.route == stage.STAGE:
         built, local_sql = stage.build_staged(adapter, node, relation, sql, foreign,
-                                              setup.relation_texts, ex._full(node))
+                                              setup.relation_texts, ex._full(node), inside)
         resp, extracted, run_sql = built.response, foreign, local_sql
         rows = resp.rows_affected
     else:
         extracted, table = _compute(setup, foreign)
         if kind == "incremental":
-            resp = _land_incremental(adapter, relation, table, node.config, ex._full(node))
+            resp = _land_incremental(adapter, relation, table, node.config, ex._full(node),
+                                     inside)
         else:
-            resp = _land_table(adapter, relation, table)
+            resp = _land_table(adapter, relation, table, inside)
         run_sql, rows = setup.query.describe(), table.num_rows
-    ex._hooks(node, "post-hook", adapter)
+    ex._hooks(node, "post-hook", adapter, transaction=False)
     if ex.write_files:
         ex._write("run", node, run_sql)
     message = _message(extracted, rows, plan.target, setup.query, choice.route)
@@ -309,24 +311,32 @@ def _write_staging(adapter: Adapter, relation: Relation, table: pa.Table) -> Rel
     return staging
 
 
-def _land_table(adapter: Adapter, relation: Relation, table: pa.Table) -> AdapterResponse:
+def _land_table(adapter: Adapter, relation: Relation, table: pa.Table,
+                inside: mat.Inside = None) -> AdapterResponse:
     rows = mat.build_aside(adapter, relation,
-                           lambda staging: adapter.write_arrow(staging, table))
+                           lambda staging: adapter.write_arrow(staging, table), inside)
     return AdapterResponse(f"INSERT {rows}", "INSERT", rows)
 
 
 def _land_incremental(adapter: Adapter, relation: Relation, table: pa.Table,
-                      config: dict[str, Any], full_refresh: bool) -> AdapterResponse:
+                      config: dict[str, Any], full_refresh: bool,
+                      inside: mat.Inside = None) -> AdapterResponse:
     existing = adapter.get_relation(relation.database, relation.schema or "",
                                     relation.identifier or "")
     if existing is None or full_refresh or existing.type != "table":
-        return _land_table(adapter, relation, table)
+        return _land_table(adapter, relation, table, inside)
     staging = _write_staging(adapter, relation, table)
     try:
         with adapter.transaction():
             # the same schema reconciliation and strategies as a pushdown incremental
             columns = mat._reconcile_schema(adapter, staging, relation,
                                             str(config.get("on_schema_change") or "ignore"))
-            return mat._apply_strategy(adapter, relation, staging, columns, config)
+            resp = mat._apply_strategy(adapter, relation, staging, columns, config)
+            if inside is not None:
+                inside()
+            return resp
+    except BaseException:
+        adapter.forget_cache()
+        raise
     finally:
         adapter.drop_relation(staging)

@@ -1,7 +1,9 @@
 """Materializations over any adapter: view, table, incremental, seed.
 
 Tables are built aside (`<name>__dbt_tmp`) and swapped in inside one transaction, so a
-failed build leaves the old relation as it was.
+failed build leaves the old relation as it was. `inside` (a model's post-hooks, as dbt
+runs them by default) runs in that same transaction, before the commit: a failing
+post-hook rolls the swap back too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from dvt_engine.errors import CompilationError, DvtError
 
 TMP_SUFFIX = "__dbt_tmp"
 T = TypeVar("T")
+# work run inside the final transaction of a build (post-hooks), or nothing
+Inside = Callable[[], None] | None
 
 
 @dataclass
@@ -36,21 +40,36 @@ def _existing(adapter: Adapter, relation: Relation) -> Relation | None:
                                 relation.identifier or "")
 
 
-def swap_in(adapter: Adapter, staging: Relation, target: Relation) -> None:
+def swap_in(adapter: Adapter, staging: Relation, target: Relation,
+            inside: Inside = None) -> None:
     """Replace `target` with `staging` atomically (drop old + rename, one transaction)."""
     old = _existing(adapter, target)
-    with adapter.transaction():
-        if old is not None:
-            adapter.drop_relation(old)
-        adapter.rename_relation(staging, target.identifier or "")
-
-
-def build_view(adapter: Adapter, relation: Relation, sql: str) -> Built:
-    old = _existing(adapter, relation)
-    if old is not None and old.type != "view":
+    try:
         with adapter.transaction():
-            adapter.drop_relation(old)
-            resp = adapter.create_view_as(relation, sql)
+            if old is not None:
+                adapter.drop_relation(old)
+            adapter.rename_relation(staging, target.identifier or "")
+            if inside is not None:
+                inside()
+    except BaseException:
+        # rolled back: the catalog cache must forget the rename and the drop
+        adapter.forget_cache()
+        raise
+
+
+def build_view(adapter: Adapter, relation: Relation, sql: str, inside: Inside = None) -> Built:
+    old = _existing(adapter, relation)
+    if (old is not None and old.type != "view") or inside is not None:
+        try:
+            with adapter.transaction():
+                if old is not None and old.type != "view":
+                    adapter.drop_relation(old)
+                resp = adapter.create_view_as(relation, sql)
+                if inside is not None:
+                    inside()
+        except BaseException:
+            adapter.forget_cache()
+            raise
     else:
         resp = adapter.create_view_as(relation, sql)
     adapter.cache_added(relation.incorporate(type="view"))
@@ -66,16 +85,17 @@ def fresh_staging(adapter: Adapter, relation: Relation) -> Relation:
     return staging
 
 
-def build_aside(adapter: Adapter, relation: Relation, fill: Callable[[Relation], T]) -> T:
+def build_aside(adapter: Adapter, relation: Relation, fill: Callable[[Relation], T],
+                inside: Inside = None) -> T:
     """Fill a staging table with `fill(staging)`, then swap it in for `relation`.
 
-    A failing fill or swap leaves the old relation as it was and no staging table.
+    A failing fill, swap or `inside` leaves the old relation as it was and no staging table.
     """
     staging = fresh_staging(adapter, relation)
     result = fill(staging)
     adapter.cache_added(staging)
     try:
-        swap_in(adapter, staging, relation)
+        swap_in(adapter, staging, relation, inside)
     except DvtError:
         adapter.drop_relation(staging)
         raise
@@ -83,16 +103,17 @@ def build_aside(adapter: Adapter, relation: Relation, fill: Callable[[Relation],
     return result
 
 
-def build_table(adapter: Adapter, relation: Relation, sql: str) -> Built:
-    resp = build_aside(adapter, relation, lambda staging: adapter.create_table_as(staging, sql))
+def build_table(adapter: Adapter, relation: Relation, sql: str, inside: Inside = None) -> Built:
+    resp = build_aside(adapter, relation, lambda staging: adapter.create_table_as(staging, sql),
+                       inside)
     return Built(resp, relation, resp.message)
 
 
 def build_incremental(adapter: Adapter, relation: Relation, sql: str, config: dict[str, Any],
-                      full_refresh: bool) -> Built:
+                      full_refresh: bool, inside: Inside = None) -> Built:
     existing = _existing(adapter, relation)
     if existing is None or full_refresh or existing.type != "table":
-        return build_table(adapter, relation, sql)
+        return build_table(adapter, relation, sql, inside)
     tmp = staging_name(relation)
     if _existing(adapter, tmp) is not None:
         adapter.drop_relation(tmp)
@@ -103,6 +124,11 @@ def build_incremental(adapter: Adapter, relation: Relation, sql: str, config: di
             columns = _reconcile_schema(adapter, tmp, relation,
                                         str(config.get("on_schema_change") or "ignore"))
             resp = _apply_strategy(adapter, relation, tmp, columns, config)
+            if inside is not None:
+                inside()
+    except BaseException:
+        adapter.forget_cache()  # rolled back: columns added by on_schema_change are gone
+        raise
     finally:
         adapter.drop_relation(tmp)
     return Built(resp, relation, resp.message)

@@ -153,8 +153,8 @@ def _safe_estimate(estimate: Any, sql: str) -> int | None:
 
 
 def build_staged(target: Adapter, node: Node, relation: Relation, sql: str,
-                 extracted: list[Extracted], texts: dict[str, str], full_refresh: bool
-                 ) -> tuple[mat.Built, str]:
+                 extracted: list[Extracted], texts: dict[str, str], full_refresh: bool,
+                 inside: mat.Inside = None) -> tuple[mat.Built, str]:
     """Stage the extracted foreign inputs on the target, build the model there from its
     own SQL (a table, or incremental as in pushdown), drop the staged inputs; the build
     and the SQL that ran."""
@@ -163,9 +163,9 @@ def build_staged(target: Adapter, node: Node, relation: Relation, sql: str,
         local_sql = read_staged(sql, staged)
         if node.materialized == "incremental":
             built = mat.build_incremental(target, relation, local_sql, node.config,
-                                          full_refresh)
+                                          full_refresh, inside)
         else:  # a view cannot outlive its staged inputs: a table, as in Spark's route
-            built = mat.build_table(target, relation, local_sql)
+            built = mat.build_table(target, relation, local_sql, inside)
     finally:
         drop_staged(target, staged)
     return built, local_sql
