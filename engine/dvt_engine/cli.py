@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -67,6 +68,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="number of threads")
     p.add_argument("--debug", "-d", action="store_true", help="debug logs and tracebacks")
     p.add_argument("--log-format", choices=["text", "json", "default", "debug"], default="text")
+    p.add_argument("--log-path", help="the folder of dvt.log (default: logs/ in the project)")
     p.add_argument("--quiet", "-q", action="store_true")
     p.add_argument("--no-partial-parse", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--partial-parse", action="store_true", help=argparse.SUPPRESS)
@@ -243,6 +245,7 @@ def run_command(argv: Sequence[str], session: Any = None,
         session.parse()  # a long-lived session picks up edited files (no-op if none)
     if subscriber is not None:
         session.events.subscribe(subscriber)
+    log_file = _open_log_file(session, args)
     try:
         return func(session, args)
     except DvtError as exc:
@@ -258,8 +261,28 @@ def run_command(argv: Sequence[str], session: Any = None,
     finally:
         if subscriber is not None:
             session.events.unsubscribe(subscriber)
+        if log_file is not None:
+            session.events.unsubscribe(log_file)
+            log_file.close()
         if own_session:
             session.close()
+
+
+def _open_log_file(session: Any, args: argparse.Namespace) -> Any:
+    """logs/dvt.log under the project (`log-path`, $DVT_LOG_PATH / $DBT_LOG_PATH or
+    --log-path move it); None when it cannot be written (a read-only project)."""
+    from dvt_engine.console import LogFile
+    from dvt_engine.jinja.context import INVOCATION_ID
+
+    folder = (getattr(args, "log_path", None) or os.environ.get("DVT_LOG_PATH")
+              or os.environ.get("DBT_LOG_PATH") or session.project.log_path)
+    try:
+        log_file = LogFile(session.project.root / folder / "dvt.log", args.command,
+                           INVOCATION_ID)
+    except OSError:
+        return None
+    session.events.subscribe(log_file)
+    return log_file
 
 
 def _error_events(exc: DvtError, args: argparse.Namespace) -> list[Any]:

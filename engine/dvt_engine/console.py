@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime
 import json
 import sys
+import threading
+from pathlib import Path
 from typing import IO, Any
 
 from dvt_engine.events import Event, Log, NodeFinished, NodeStarted, RunFinished, RunStarted
@@ -123,3 +125,38 @@ def _as_json(event: Event) -> dict[str, Any]:
 
 
 __all__ = ["ConsolePrinter", "RunFinished", "RunStarted", "fancy_line"]
+
+
+class LogFile(ConsolePrinter):
+    """logs/dvt.log, as dbt keeps logs/dbt.log: every event of every command, debug lines
+    included, with millisecond timestamps; appended to, one header per invocation.
+
+    Buffered (a line per event would cost a write each) and locked (nodes log from
+    several threads); `close()` flushes.
+    """
+
+    def __init__(self, path: Path, command: str, invocation_id: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(path.open("a", encoding="utf-8"), debug=True, timestamps=False)
+        self._lock = threading.Lock()
+        now = datetime.datetime.now().isoformat(sep=" ", timespec="microseconds")
+        self._write(f"{'=' * 30} {now} | {invocation_id} {'=' * 30}")
+        self._write(f"dvt {command}")
+
+    def __call__(self, event: Event) -> None:
+        text = event_text(event)
+        if text is None:
+            return
+        level = getattr(event, "level", "info")
+        stamp = datetime.datetime.fromtimestamp(event.ts).isoformat(timespec="milliseconds")[11:]
+        thread = threading.current_thread().name
+        with self._lock:
+            for line in text.split("\n") if text else [""]:
+                self._write(f"{stamp} [{level:<5}] [{thread}]: {line}")
+
+    def _write(self, line: str) -> None:
+        self.stream.write(line + "\n")
+
+    def close(self) -> None:
+        with self._lock:
+            self.stream.close()

@@ -339,6 +339,8 @@ def test_debug_ok_and_password_in_no_file(pg_project: PgProject) -> None:
     _assert_ok(run)
     pg_project.write("models/m.sql", "select 1 as id")
     _assert_ok(pg_project.dvt("build", "--debug"))
+    assert "OK created sql view model analytics.m" in \
+        (pg_project.root / "logs" / "dvt.log").read_text()
     for path in pg_project.root.rglob("*"):
         if path.is_file() and path.name != "profiles.yml":
             assert SECRET not in path.read_text(errors="replace"), path
@@ -366,6 +368,10 @@ def test_wrong_password_in_run_is_one_clean_error(pg_project: PgProject) -> None
     assert run.exit_code != 0
     assert "password authentication failed" in run.output
     assert wrong not in run.output and "Traceback" not in run.output
+    log = (pg_project.root / "logs" / "dvt.log").read_text()
+    assert "password authentication failed" in log and wrong not in log
+    log = (pg_project.root / "logs" / "dvt.log").read_text()
+    assert "password authentication failed" in log and wrong not in log
 
 
 def test_engine_repr_hides_password(pg_db: PgDatabase) -> None:

@@ -26,6 +26,7 @@ class ProjectConfig:
     analysis_paths: list[str] = field(default_factory=lambda: ["analyses"])
     docs_paths: list[str] | None = None
     target_path: str = "target"
+    log_path: str = "logs"
     packages_install_path: str = "dvt_packages"
     clean_targets: list[str] = field(default_factory=list)
     vars: dict[str, Any] = field(default_factory=dict)
@@ -105,6 +106,7 @@ def load_project(root: Path, render: Any) -> ProjectConfig:
         analysis_paths=_as_list(rest.get("analysis-paths"), ["analyses"]),
         docs_paths=rest.get("docs-paths"),
         target_path=target_path,
+        log_path=str(rest.get("log-path") or "logs"),
         packages_install_path=packages_path,
         clean_targets=_as_list(rest.get("clean-targets"), [target_path, packages_path]),
         vars=late.get("vars") or {},
