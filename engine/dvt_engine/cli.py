@@ -305,10 +305,12 @@ def _quiet(subscriber: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _apply_overrides(session: Any, args: argparse.Namespace) -> None:
-    """A long-lived session (notebook) takes per-command --target/--vars."""
+    """A long-lived session (notebook) takes per-command --target/--vars: each lasts one
+    command, as on the command line (`%dvt project --target T` changes the default)."""
     changed = False
-    if args.target and args.target != session.target_name:
-        session.target_name = args.target
+    wanted = args.target or getattr(session, "default_target", None)
+    if wanted != session.target_name:
+        session.target_name = wanted
         session._profile = None
         changed = True
     if args.vars != session.cli_vars:

@@ -44,6 +44,8 @@ class Session:
             if project_dir is None else Path(project_dir).resolve()
         self.profiles_dir = profiles_dir
         self.target_name = target
+        # what a command without --target runs on: a notebook's --target is per command
+        self.default_target = target
         self.cli_vars = dict(vars or {})
         self.events = events or EventBus()
         self.flags: dict[str, Any] = {}

@@ -453,13 +453,15 @@ def test_notebook_session_follows_seed_target_and_default_changes(mt: MultiProje
         assert session.invoke(["seed", "--target", "pg", "-s", "crm_codes"]).success
         assert session.manifest.nodes["seed.proj.crm_codes"].database == db
         # the next command without --target: the seed's own config again (re-parsed), and
-        # the session's default stays pg (a notebook's --target sticks), so wh_people is there
+        # the profile's default target again (--target lasts one command, as on the CLI)
         assert session.invoke(["seed", "-s", "crm_codes", "wh_people"]).success
         assert session.manifest.nodes["seed.proj.crm_codes"].database == "crm"
-        assert session.manifest.nodes["seed.proj.wh_people"].database == db
+        assert session.manifest.nodes["seed.proj.wh_people"].database == "warehouse"
+        assert session.target_name is None and session.profile.target_name == "warehouse"
     finally:
         session.close()
     assert mt.query("select count(*) from analytics.crm_codes") == [(4,)]
-    assert mt.query("select count(*) from analytics.wh_people") == [(2,)]
+    assert mt.query("select count(*) from information_schema.tables "
+                    "where table_name = 'wh_people'") == [(0,)]
     assert mt.duck("select count(*) from main.crm_codes", "crm.duckdb") == [(4,)]
     assert mt.duck("select count(*) from main.wh_people") == [(2,)]
