@@ -140,6 +140,8 @@ def plan_node(manifest: Manifest, node: Node, outputs: Mapping[str, Output],
     if node.resource_type == "seed":
         return ExecutionPlan(PUSHDOWN, target)  # reads a file, not a relation
     keys = _keys if _keys is not None else _connection_keys(outputs, project_dir)
+    if node.resource_type == "test" and not node.target:
+        target = _test_home(manifest, node, default_target, keys) or target
     render = relation_of or _default_relation_name
     foreign: list[ForeignInput] = []
     for parent in read_inputs(manifest, node):
@@ -150,6 +152,20 @@ def plan_node(manifest: Manifest, node: Node, outputs: Mapping[str, Output],
     if foreign:
         return ExecutionPlan(FEDERATION, target, tuple(foreign))
     return ExecutionPlan(PUSHDOWN, target)
+
+
+def _test_home(manifest: Manifest, node: Node, default_target: str,
+               keys: Mapping[str, tuple[Any, ...]]) -> str | None:
+    """A test without a target runs where what it reads lives (a singular test on a
+    PostgreSQL model runs on PostgreSQL); None when its inputs span connections."""
+    homes = {home_output(p, default_target) for p in read_inputs(manifest, node)}
+    if not homes:
+        return None
+    # the default target when it is one of the homes, else a stable choice
+    first = default_target if default_target in homes else sorted(homes)[0]
+    if all(h == first or (h in keys and keys.get(h) == keys.get(first)) for h in homes):
+        return first
+    return None
 
 
 def _connection_keys(outputs: Mapping[str, Output], project_dir: Path

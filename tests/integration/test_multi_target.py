@@ -256,6 +256,13 @@ def test_build_pushes_down_on_each_target_and_federation_fails_alone(mt: MultiPr
     run = mt.dvt("test", "-s", "pg_yaml")
     assert run.exit_code == 1 and run.statuses["unique_pg_yaml_id"] == "fail", run.output
     assert run.statuses["not_null_pg_yaml_id"] == "pass"
+    # a singular test runs where what it reads lives: on pg, with no target given
+    mt.write("tests/pg_orders_dup.sql",
+             "select id from {{ ref('pg_orders') }} group by id having count(*) > 1")
+    run = mt.dvt("test", "-s", "pg_orders_dup")
+    assert run.exit_code == 1 and run.statuses == {"pg_orders_dup": "fail"}, run.output
+    listing = mt.dvt("ls", "-s", "pg_orders_dup", "--output", "json")
+    assert listing.result.data[0]["target"] == "pg", listing.output
 
 
 def test_ref_and_source_render_for_the_connection_they_live_on(mt: MultiProject) -> None:
