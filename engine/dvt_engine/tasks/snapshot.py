@@ -19,7 +19,7 @@ from dvt_engine.adapters import Adapter, AdapterResponse, Relation
 from dvt_engine.errors import CompilationError, DvtError
 from dvt_engine.manifest import Node
 from dvt_engine.runner import NodeResult
-from dvt_engine.tasks.materialize import TMP_SUFFIX
+from dvt_engine.tasks.materialize import staging_name
 
 if TYPE_CHECKING:
     from dvt_engine.tasks.execute import NodeExecutor
@@ -100,8 +100,10 @@ def _hash(args: list[str]) -> str:
     return f"md5({parts})"
 
 
-def _time_literal(now: datetime.datetime) -> str:
-    return f"cast('{now.strftime('%Y-%m-%d %H:%M:%S.%f')}' as timestamp)"
+def _time_literal(adapter: Adapter, now: datetime.datetime) -> str:
+    text = f"'{now.strftime('%Y-%m-%d %H:%M:%S.%f')}'"
+    # SQLite: cast(... as timestamp) has NUMERIC affinity and yields the year alone
+    return text if adapter.dialect == "sqlite" else f"cast({text} as timestamp)"
 
 
 def _updated_at_expr(conf: SnapshotConfig, now_sql: str) -> str:
@@ -229,13 +231,24 @@ def staging_sql(conf: SnapshotConfig, sql: str, target: Relation, source_cols: l
 
 
 # -- running ----------------------------------------------------------------------------
+# dbt's snapshot_get_time per dialect: the session's local time without a zone (DuckDB,
+# PostgreSQL: current_timestamp::timestamp); SQLite's clock is UTC text, read to the ms
+_NOW_QUERY = {"sqlite": "select strftime('%Y-%m-%d %H:%M:%f', 'now') as dvt_now"}
+_DEFAULT_NOW_QUERY = "select cast(current_timestamp as timestamp) as dvt_now"
+
+
 def _snapshot_time(adapter: Adapter) -> str:
     """One timestamp for the whole run, read from the database (dbt's snapshot_get_time)."""
-    table = adapter.read_arrow("select cast(current_timestamp as timestamp) as dvt_now")
+    table = adapter.read_arrow(_NOW_QUERY.get(adapter.dialect, _DEFAULT_NOW_QUERY))
     value = table.column(0).to_pylist()[0] if table.num_rows else None
+    if isinstance(value, str):
+        try:
+            value = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            value = None
     if not isinstance(value, datetime.datetime):
         value = datetime.datetime.now()
-    return _time_literal(value.replace(tzinfo=None))
+    return _time_literal(adapter, value.replace(tzinfo=None))
 
 
 def _query_columns(adapter: Adapter, sql: str) -> list[str]:
@@ -292,7 +305,7 @@ def run_snapshot(executor: NodeExecutor, node: Node) -> NodeResult:
                                     relation.identifier or "")
     if existing is None:
         run_sql = build_sql(conf, sql, now_sql)
-        resp = adapter.create_table_as(relation, run_sql)
+        resp = _create_snapshot_table(adapter, relation, conf, run_sql)
         adapter.cache_added(relation.incorporate(type="table"))
         rows = resp.rows_affected
     else:
@@ -306,6 +319,32 @@ def run_snapshot(executor: NodeExecutor, node: Node) -> NodeResult:
                       compiled_code=sql, relation_name=str(relation))
 
 
+def _create_snapshot_table(adapter: Adapter, relation: Relation, conf: SnapshotConfig,
+                           run_sql: str) -> AdapterResponse:
+    """The first run: `create table as` the query plus meta columns.
+
+    SQLite declares the type of a column reference only: an expression column (the hash,
+    nullif(updated_at, ...), the snapshot time of the check strategy) would come out
+    untyped, and readers take its ISO text for a string. There the table is created
+    empty, its untyped meta columns declared (timestamps as dbt_valid_from's column, else
+    `timestamp`; ids and flags `text`), then filled."""
+    if adapter.dialect != "sqlite":
+        return adapter.create_table_as(relation, run_sql)
+    n = conf.names
+    with adapter.transaction():
+        adapter.create_table_as(relation, adapter.limit_query(run_sql, 0))
+        types = {c.name.lower(): c.dtype for c in adapter.get_columns(relation)}
+        stamp = types.get(n["dbt_valid_from"].lower()) or \
+            types.get(n["dbt_updated_at"].lower()) or "timestamp"
+        wanted = {n["dbt_scd_id"]: "text", n["dbt_is_deleted"]: "text",
+                  **{n[k]: stamp for k in ("dbt_updated_at", "dbt_valid_from", "dbt_valid_to")}}
+        for name, dtype in wanted.items():
+            if types.get(name.lower()) == "":  # present (dbt_is_deleted may not be), untyped
+                adapter.alter_column_type(relation, name, dtype)
+        resp, _ = adapter.execute(f"insert into {relation}\n{run_sql}")
+    return resp
+
+
 def _merge_changes(adapter: Adapter, node: Node, conf: SnapshotConfig, sql: str,
                    relation: Relation, existing: Relation, now_sql: str
                    ) -> tuple[str, AdapterResponse, int]:
@@ -313,8 +352,7 @@ def _merge_changes(adapter: Adapter, node: Node, conf: SnapshotConfig, sql: str,
     source_cols = _query_columns(adapter, sql)
     stage_sql = staging_sql(conf, sql, relation, source_cols, target_cols, now_sql,
                             adapter.quote)
-    staging = Relation(relation.database, relation.schema,
-                       f"{relation.identifier}{TMP_SUFFIX}", type="table")
+    staging = staging_name(relation)  # keeps the include policy (SQLite: no database)
     adapter.drop_relation(staging)
     with adapter.transaction():
         adapter.create_table_as(staging, stage_sql)
