@@ -149,7 +149,8 @@ class FedProject(PgProject):
     def use_route(self, route: str) -> None:
         """Every model federates by this route: spark, or stage (inputs staged on the target)."""
         self.write("dbt_project.yml", "name: proj\nprofile: proj\nmodels:\n  proj:\n"
-                                      f"    +federation_route: {route}\n")
+                                      f"    +federation_route: {route}\n"
+                                      f"data_tests:\n  proj:\n    +federation_route: {route}\n")
 
     def duck(self, sql: str) -> list[tuple[Any, ...]]:
         con = duckdb.connect(str(self.root / "warehouse.duckdb"))
@@ -273,6 +274,15 @@ def test_every_direction_and_pushdown_on_each_target(fp: FedProject, route: str)
     assert fp.query("select count(*) from information_schema.tables "
                     "where table_name like '%dbt_tmp%'") == [(0,)]
     assert fp.crm("select count(*) from sqlite_master where name like '%dbt_tmp%'") == [(0,)]
+    # a test that reads two connections is federated by the same route
+    fp.write("tests/customers_without_orders.sql",
+             "select c.id from {{ source('pg_src', 'customers') }} c "
+             "left join {{ source('crm', 'orders') }} o on o.customer_id = c.id "
+             "where o.id is null and c.id < 0")
+    tested = fp.dvt("test", "--debug")
+    assert tested.exit_code == 0, tested.output
+    assert tested.statuses == {"customers_without_orders": "pass"}, tested.output
+    assert f"customers_without_orders: federated test, {route} route" in tested.output
     # nor any staged input
     assert fp.duck("select count(*) from information_schema.tables "
                    "where table_name like '%dvt_in%'") == [(0,)]

@@ -180,3 +180,40 @@ def test_route_config_and_compile(sp: StageProject) -> None:
     sp.write("models/join_local.sql",
              "{{ config(federation_route='stage') }}\n" + JOIN_LOCAL)
     assert "-- route: stage (federation_route)" in sp.dvt("compile", "-s", "join_local").output
+
+
+def test_tests_that_read_several_connections_are_federated(sp: StageProject) -> None:
+    sp.write("models/checks.yml", """
+version: 2
+models:
+  - name: join_local
+    columns:
+      - name: name
+        data_tests:
+          - relationships:
+              to: source('crm', 'customers')
+              field: name
+""")
+    # reads the lake and the CRM, runs on the default target (pg)
+    sp.write("tests/orphan_events.sql", """
+select e.id from {{ source('lake', 'events') }} e
+left join {{ source('crm', 'customers') }} c on c.id = e.customer_id
+where c.id is null
+""")
+    assert sp.dvt("run", "-s", "join_local").exit_code == 0
+    run = sp.dvt("test")
+    assert run.exit_code == 0, run.output
+    assert set(run.statuses.values()) == {"pass"} and len(run.statuses) == 2, run.statuses
+    sp.lake("insert into events values (9, 99, 'x', timestamp '2024-02-01')")
+    run = sp.dvt("test", "--debug")
+    assert run.exit_code == 1, run.output
+    assert run.statuses["orphan_events"] == "fail", run.output
+    assert "Got 1 result, configured to fail if != 0" in run.output
+    assert "orphan_events: federated test, stage route" in run.output
+    _no_staged_inputs(sp)
+    assert sp.query("select count(*) from information_schema.tables "
+                    "where table_name like 'dvt\\_q\\_%'") == [(0,)]
+    # store_failures needs a single connection for now: a clear error for that test only
+    failing = sp.dvt("test", "-s", "orphan_events", "--store-failures")
+    assert failing.exit_code == 1
+    assert "store_failures is not supported for such tests yet" in failing.output

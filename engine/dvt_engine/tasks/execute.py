@@ -106,8 +106,12 @@ class NodeExecutor:
 
                 # extract -> Spark -> land on the target; a failure fails this node alone
                 result = run_federated(self, node, plan)
+            elif plan is not None and plan.is_federated and node.resource_type == "test":
+                from dvt_engine.tasks.federate import run_federated_test
+
+                result = run_federated_test(self, node, plan)
             elif plan is not None and plan.is_federated:
-                # tests/snapshots reading other connections: not federated yet
+                # snapshots reading other connections: not federated yet
                 raise federation_unavailable(self.session.manifest, node, plan)
             elif node.resource_type == "test":
                 result = self._run_test(node)
@@ -214,30 +218,40 @@ class NodeExecutor:
             mat.build_table(adapter, rel, sql)
             main_sql = f"select * from {rel}"
             relation_name = str(rel)
-        limit = cfg.get("limit")
-        fail_calc = cfg.get("fail_calc") or "count(*)"
-        wrapped = (
-            f"select\n  {fail_calc} as failures,\n"
-            f"  case when {fail_calc} {cfg.get('warn_if') or '!= 0'} then 'true' else 'false' end"
-            " as should_warn,\n"
-            f"  case when {fail_calc} {cfg.get('error_if') or '!= 0'} then 'true' else 'false'"
-            " end as should_error\n"
-            f"from (\n{main_sql}\n{f'limit {int(limit)}' if limit is not None else ''}\n"
-            ") dbt_internal_test"
-        )
+        wrapped = verdict_sql(node, main_sql)
         if self.write_files:
             self._write("run", node, wrapped)
-        verdict = adapter.fetch_dicts(wrapped)
+        return self.test_result(node, adapter.fetch_dicts(wrapped), sql, relation_name)
+
+    def test_result(self, node: Node, verdict: list[dict[str, Any]], sql: str,
+                    relation_name: str | None = None) -> NodeResult:
+        """The NodeResult of a test from its verdict row (failures, should_warn/error)."""
         row = verdict[0] if verdict else {"failures": 0}
         failures = int(row.get("failures") or 0)
         should_warn = str(row.get("should_warn")).lower() == "true"
         should_error = str(row.get("should_error")).lower() == "true"
-        status, message = _test_status(failures, should_warn, should_error, cfg,
+        status, message = _test_status(failures, should_warn, should_error, node.config,
                                        bool(self.session.flags.get("warn_error")))
         return NodeResult(node.unique_id, status, message,
                           failures=0 if status == "pass" else failures,
                           compiled_code=sql, relation_name=relation_name,
                           adapter_response={})
+
+
+def verdict_sql(node: Node, main_sql: str) -> str:
+    """dbt's test query: failures and the warn/error verdicts over the test's rows."""
+    cfg = node.config
+    limit = cfg.get("limit")
+    fail_calc = cfg.get("fail_calc") or "count(*)"
+    return (
+        f"select\n  {fail_calc} as failures,\n"
+        f"  case when {fail_calc} {cfg.get('warn_if') or '!= 0'} then 'true' else 'false' end"
+        " as should_warn,\n"
+        f"  case when {fail_calc} {cfg.get('error_if') or '!= 0'} then 'true' else 'false'"
+        " end as should_error\n"
+        f"from (\n{main_sql}\n{f'limit {int(limit)}' if limit is not None else ''}\n"
+        ") dbt_internal_test"
+    )
 
 
 def _test_status(failures: int, should_warn: bool, should_error: bool, cfg: dict[str, Any],

@@ -273,6 +273,49 @@ def run_federated(ex: NodeExecutor, node: Node, plan: ExecutionPlan) -> NodeResu
                       compiled_code=sql, relation_name=str(relation))
 
 
+def run_federated_test(ex: NodeExecutor, node: Node, plan: ExecutionPlan) -> NodeResult:
+    """A test whose query reads several connections (a relationships test from a model on
+    one to a model on another): its verdict query is federated as a model is, by the
+    staged or the Spark route, and nothing is landed."""
+    from dvt_engine.tasks.execute import verdict_sql
+
+    sql = ex.compile(node)
+    cfg = node.config
+    if cfg.get("store_failures") or (cfg.get("store_failures") is None and ex.store_failures):
+        raise CompilationError(
+            f"test {node.name} reads several connections: store_failures is not supported "
+            "for such tests yet", node=node.unique_id, path=node.original_file_path,
+            hint="Remove store_failures from this test, or run it where its inputs live.")
+    wrapped = verdict_sql(node, sql)
+    setup = plan_federation(ex.session, node, plan, wrapped)
+    choice, foreign = _choose_route(ex, node, setup)
+    ex.session.events.log(f"{node.name}: federated test, {choice.route} route "
+                          f"({choice.reason})", "debug")
+    if choice.route == stage.STAGE:
+        table = _query_staged(setup, node, wrapped, foreign)
+    else:
+        _, table = _compute(setup, foreign)
+    if ex.write_files:
+        ex._write("run", node, wrapped if choice.route == stage.STAGE else setup.query.describe())
+    return ex.test_result(node, table.to_pylist(), sql)
+
+
+def _query_staged(setup: FederationSetup, node: Node, sql: str,
+                  foreign: list[Extracted]) -> pa.Table:
+    """`sql` run on the target over staged copies of its foreign inputs (dropped after);
+    they are named after the node, in the target's own schema."""
+    target = setup.target
+    digest = hashlib.sha1(node.unique_id.encode()).hexdigest()[:10]
+    anchor = target.relation(target.database or None, target.schema, f"dvt_q_{digest}",
+                             type="table")
+    target.create_schema(anchor.database, anchor.schema or "")
+    staged = stage.stage_inputs(target, anchor, foreign, setup.relation_texts)
+    try:
+        return target.read_arrow(stage.read_staged(sql, staged))
+    finally:
+        stage.drop_staged(target, staged)
+
+
 def _choose_route(ex: NodeExecutor, node: Node, setup: FederationSetup
                   ) -> tuple[stage.RouteChoice, list[Extracted]]:
     """Spark or staged (DESIGN §6), and the foreign inputs extracted to Arrow on the way.
