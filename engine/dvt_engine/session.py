@@ -102,8 +102,16 @@ class Session:
             adapter = self._adapters.get(output.name)
             if adapter is None:
                 adapter = create_adapter(output, self.project_dir)
+                adapter.on_statement = self._log_statement
+                if hasattr(adapter, "set_project_quoting"):  # dbt_project.yml `quoting:`
+                    adapter.set_project_quoting(self.project.quoting)
                 self._adapters[output.name] = adapter
         return adapter
+
+    def _log_statement(self, output: str, sql: str, seconds: float) -> None:
+        # as dbt.log: each statement with where and how long (a debug line: the console
+        # shows it with --debug only)
+        self.events.log(f"SQL on {output} in {seconds:.3f}s:\n{sql.strip()}", "debug")
 
     def adapters_in_use(self) -> list[Adapter]:
         return list(self._adapters.values())

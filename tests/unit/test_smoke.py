@@ -38,6 +38,10 @@ def test_every_command_appends_to_logs_dvt_log(project, tmp_path, monkeypatch):
     assert log.count(" | ") >= 2 and "dvt run" in log  # two invocation headers
     assert re.search(r"\d\d:\d\d:\d\d\.\d{3} \[info \] \[\w+\]: 1 of 1 OK created sql view model main.a", log)
     assert "[error] [MainThread]: Failure in model b (models/b.sql)" in log
+    # every statement, where it ran and how long it took (debug: not on the console)
+    assert re.search(r"\[debug\] \[\w+\]: SQL on dev in \d+\.\d{3}s:\n[^\n]*: create or replace "
+                     r'view "dev"."main"."a" as \(', log), log
+    assert "SQL on dev" not in first.output
     # --log-path and DVT_LOG_PATH move it
     assert project.dvt("ls", "--log-path", "elsewhere").exit_code == 0
     assert "dvt ls" in (project.root / "elsewhere" / "dvt.log").read_text()

@@ -8,7 +8,8 @@ own SQL is embedded as text (it is the user's, in the target's dialect already).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,9 @@ class Adapter:
     def __init__(self, output: Output, project_root: Path) -> None:
         self.output = output
         self.project_root = project_root
+        # who hears of each statement run (the session logs them at debug level, so they
+        # reach logs/dvt.log); adapters know nothing of events
+        self.on_statement: Callable[[str, str, float], None] | None = None
         self._engine: sqlalchemy.Engine | None = None
         self._relations: dict[tuple[str, str], dict[str, Relation]] = {}
         self._cache_lock = threading.Lock()
@@ -106,6 +110,11 @@ class Adapter:
 
     def render(self, expression: exp.Expression) -> str:
         return expression.sql(self.dialect)
+
+    def report(self, sql: str, started: float) -> None:
+        """Tell `on_statement` that `sql` ran, since `started` (time.perf_counter())."""
+        if self.on_statement is not None:
+            self.on_statement(self.name, sql, time.perf_counter() - started)
 
     # -- connection (per engine) ---------------------------------------------------
     def open(self) -> None:

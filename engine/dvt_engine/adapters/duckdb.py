@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -139,10 +140,12 @@ class DuckDBAdapter(Adapter):
 
     def execute(self, sql: str, fetch: bool = False) -> tuple[AdapterResponse, pa.Table | None]:
         cur = self._cursor()
+        started = time.perf_counter()
         with _driver_errors():
             if fetch:
                 rel = cur.sql(sql)
                 table = _to_arrow(rel) if rel is not None else _empty_table()
+                self.report(sql, started)
                 return AdapterResponse("OK", "OK", table.num_rows), table
             result = cur.execute(sql)
             rows = None
@@ -150,6 +153,7 @@ class DuckDBAdapter(Adapter):
             if desc and len(desc) == 1 and desc[0][0] == "Count":
                 row = result.fetchone()
                 rows = int(row[0]) if row else None
+            self.report(sql, started)
             return AdapterResponse("OK", "OK", rows), None
 
     def read_arrow(self, sql: str) -> pa.Table:
@@ -160,10 +164,13 @@ class DuckDBAdapter(Adapter):
     def fetch_dicts(self, sql: str) -> list[dict[str, Any]]:
         # plain rows: commands that never move data (run, seed) need not import pyarrow
         cur = self._cursor()
+        started = time.perf_counter()
         with _driver_errors():
             cur.execute(sql)
             names = [d[0] for d in cur.description or ()]
-            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+            rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        self.report(sql, started)
+        return rows
 
     def write_arrow(self, relation: Relation, table: pa.Table) -> int:
         cur = self._cursor()

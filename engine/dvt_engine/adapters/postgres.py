@@ -15,6 +15,7 @@ import contextlib
 import io
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -223,6 +224,7 @@ class PostgresAdapter(Adapter):
         import psycopg
 
         conn = self._conn()
+        started = time.perf_counter()
         try:
             with conn.raw.cursor() as cur:
                 cur.execute(sql.encode())  # bytes: never parsed for placeholders
@@ -233,6 +235,7 @@ class PostgresAdapter(Adapter):
         except psycopg.Error as exc:
             self._after_error(conn)
             raise self._error(exc) from None
+        self.report(sql, started)
         return resp, table
 
     def _after_error(self, conn: _Conn) -> None:
@@ -323,6 +326,7 @@ class PostgresAdapter(Adapter):
     def _adbc_read(self, conn: _Conn, sql: str) -> pa.Table:
         if conn.adbc is None:
             conn.adbc = self._adbc_connect()
+        started = time.perf_counter()
         try:
             with conn.adbc.cursor() as cur:
                 cur.execute(sql)
@@ -331,6 +335,7 @@ class PostgresAdapter(Adapter):
             _quiet_close(conn.adbc)
             conn.adbc = None
             raise
+        self.report(sql, started)
         return _normalize_adbc(table)
 
     def _adbc_connect(self) -> Any:

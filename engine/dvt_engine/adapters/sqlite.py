@@ -26,6 +26,7 @@ import json
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Context, Decimal, InvalidOperation
@@ -192,10 +193,13 @@ class SQLiteAdapter(Adapter):
 
     # -- statements -------------------------------------------------------------
     def _run(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        started = time.perf_counter()
         try:
-            return self._db().execute(sql, params)
+            cur = self._db().execute(sql, params)
         except sqlite3.Error as exc:
             raise _error(exc) from None
+        self.report(sql, started)
+        return cur
 
     def execute(self, sql: str, fetch: bool = False) -> tuple[AdapterResponse, pa.Table | None]:
         with self._lock:
