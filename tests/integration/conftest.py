@@ -23,6 +23,7 @@ from tests.integration.pgserver import (
     ServerUnavailable,
     start_server,
 )
+from tests.integration.snowflake_server import SnowflakeServer
 
 # a password in profiles.yml that must never show up in any output (trust auth ignores it)
 SECRET = "pw-never-shown-7d1f"
@@ -123,6 +124,24 @@ def pg_project(tmp_path: Path, pg_db: PgDatabase) -> PgProject:
     p.write("dbt_project.yml", "name: proj\nprofile: proj\n")
     p.write_profile()
     return p
+
+
+@pytest.fixture(scope="session")
+def snowflake_server() -> Iterator[SnowflakeServer]:
+    """fakesnow's HTTP server (the Snowflake stand-in) for the whole session."""
+    from tests.integration import snowflake_server as sf
+
+    why = sf.available()
+    if why:
+        pytest.skip(f"no Snowflake stand-in: {why}")
+    try:
+        server = sf.start_server()
+    except sf.ServerUnavailable as exc:
+        pytest.skip(f"the Snowflake stand-in did not start: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 __all__ = ["PASSWORD", "PASSWORD_USER", "SECRET", "PgDatabase", "PgProject"]

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 _ADAPTERS = {
     "duckdb": "dvt_engine.adapters.duckdb:DuckDBAdapter",
     "postgres": "dvt_engine.adapters.postgres:PostgresAdapter",
+    "snowflake": "dvt_engine.adapters.snowflake:SnowflakeAdapter",
     "sqlite": "dvt_engine.adapters.sqlite:SQLiteAdapter",
 }
 

@@ -175,13 +175,15 @@ def _connections(session: Any, report: Report) -> None:
         if key not in ("type", "threads"):
             report.log(f"  {key}: {value}")
     report.log(f"Registered adapter: {default.type}={_driver_version(default.type) or '?'}")
-    ok, text = _check_output(session, default)
-    report.log(f"  Connection test: [{text if ok else 'ERROR'}]")
+    default_ok, default_text = _check_output(session, default)
+    report.log(f"  Connection test: [{default_text if default_ok else 'ERROR'}]")
     report.log("")
     # DVT: sources may live on any output, so every one of them must connect
     report.log(f"Outputs of profile '{profile.name}':")
     for name, output in profile.outputs.items():
-        ok, text = (ok, text) if name == default.name else _check_output(session, output)
+        # the default's own result (not the previous output's in this loop)
+        ok, text = ((default_ok, default_text) if name == default.name
+                    else _check_output(session, output))
         report.log(f"  {name} ({output.type}): {text if ok else 'ERROR ' + text}")
         if not ok:
             report.fail(f"Connection to output '{name}' ({output.type}) failed: {text}")

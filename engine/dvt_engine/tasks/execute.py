@@ -226,7 +226,8 @@ class NodeExecutor:
     def test_result(self, node: Node, verdict: list[dict[str, Any]], sql: str,
                     relation_name: str | None = None) -> NodeResult:
         """The NodeResult of a test from its verdict row (failures, should_warn/error)."""
-        row = verdict[0] if verdict else {"failures": 0}
+        # as dbt: names lower-cased (Snowflake answers FAILURES, SHOULD_WARN, SHOULD_ERROR)
+        row = {str(k).lower(): v for k, v in (verdict[0] if verdict else {"failures": 0}).items()}
         failures = int(row.get("failures") or 0)
         should_warn = str(row.get("should_warn")).lower() == "true"
         should_error = str(row.get("should_error")).lower() == "true"
