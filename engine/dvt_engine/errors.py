@@ -53,5 +53,12 @@ class DatabaseError(DvtError):
     kind = "Database Error"
 
 
+class RuntimeDatabaseError(DatabaseError):
+    """A database error in the words dbt-duckdb uses for it (dbt's DbtRuntimeError);
+    dbt-postgres says "Database Error"."""
+
+    kind = "Runtime Error"
+
+
 class SelectionError(DvtError):
     kind = "Selection error"

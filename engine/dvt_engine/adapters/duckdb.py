@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo
 from dvt_engine.adapters.relation import Relation
-from dvt_engine.errors import DatabaseError
+from dvt_engine.errors import DatabaseError, RuntimeDatabaseError
 from dvt_engine.project.profiles import Output
 
 if TYPE_CHECKING:
@@ -472,14 +472,14 @@ def _seed_cast(name: str, dtype: str, ident: str) -> str:
 
 @contextmanager
 def _driver_errors() -> Iterator[None]:
-    """DuckDB's errors as DatabaseError; Ctrl-C during a query (DuckDB raises it as
+    """DuckDB's errors as dbt-duckdb reports them ("Runtime Error"); Ctrl-C during a query (DuckDB raises it as
     RuntimeError 'Query interrupted') back as KeyboardInterrupt."""
     import duckdb
 
     try:
         yield
     except duckdb.Error as exc:
-        raise DatabaseError(_clean_error(exc)) from None
+        raise RuntimeDatabaseError(_clean_error(exc)) from None
     except RuntimeError as exc:
         if "interrupted" in str(exc).lower():
             raise KeyboardInterrupt from None
