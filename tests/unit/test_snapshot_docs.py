@@ -66,6 +66,41 @@ def test_snapshot_timestamp_strategy_versions_changed_rows(project: Project) -> 
     assert len(_versions(project)) == 4
 
 
+def test_snapshot_defined_in_yaml_alone(project: Project) -> None:
+    """dbt 1.9: `snapshots:` in YAML with `relation:` and no .sql block."""
+    project.write("seeds/orders.csv", ORDERS_CSV)
+    project.write("snapshots/snapshots.yml", """
+snapshots:
+  - name: orders_yaml_snap
+    relation: ref('orders')
+    description: every version of every order
+    config:
+      schema: snapshots
+      unique_key: id
+      strategy: timestamp
+      updated_at: updated_at
+""")
+    listing = project.dvt("ls", "--resource-type", "snapshot", "--output", "name")
+    assert listing.output.split() == ["orders_yaml_snap"], listing.output
+    assert project.dvt("seed").exit_code == 0
+    first = project.dvt("snapshot")
+    assert first.exit_code == 0, first.output
+    # `schema:` goes through generate_schema_name, as for models (target_schema does not)
+    assert "OK snapshotted main_snapshots.orders_yaml_snap" in first.output
+    project.query("update main.orders set status = 'shipped', "
+                  "updated_at = '2024-02-01' where id = 1")
+    assert project.dvt("snapshot").exit_code == 0
+    rows = _versions(project, "main_snapshots.orders_yaml_snap")
+    assert [(r[0], r[1], r[3] is None) for r in rows] == [
+        (1, "placed", False), (1, "shipped", True), (2, "placed", True)]
+    # a relation that is not a ref() or source() is an error naming the file
+    project.write("snapshots/snapshots.yml", "snapshots:\n  - name: bad\n"
+                                             "    relation: raw.orders\n")
+    bad = project.dvt("ls")
+    assert bad.exit_code == 2
+    assert "snapshots/snapshots.yml" in bad.output and "ref() or source()" in bad.output
+
+
 def test_snapshot_check_strategy_and_invalidated_hard_deletes(project: Project) -> None:
     project.query("create schema raw; create table raw.customers as "
                   "select * from (values (1, 'gold', 'a'), (2, 'silver', 'b'), "

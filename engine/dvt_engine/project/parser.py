@@ -294,6 +294,28 @@ class ProjectParser:
                     self._extract_calls(node)
                     self._add(node)
 
+    _RELATION = re.compile(r"\s*(ref|source)\s*\(.*\)\s*", re.S)
+
+    def _yaml_snapshot(self, proj: ProjectConfig, path: Path, name: str,
+                       entry: dict[str, Any]) -> Node:
+        """dbt 1.9's snapshot defined in YAML alone: `relation: source('s', 't')` (or a
+        ref) is what it snapshots, as `select * from` that relation."""
+        relation = str(entry["relation"])
+        rel = _rel(path, proj.root)
+        if not self._RELATION.fullmatch(relation):
+            raise ParsingError(
+                f"snapshot '{name}': relation must be a ref() or source() call, not "
+                f"{relation!r}", path=rel,
+                hint="e.g. relation: source('jaffle_shop', 'orders')")
+        base = next((d for d in [*proj.snapshot_paths, *proj.model_paths, *proj.seed_paths,
+                                 *proj.analysis_paths, *proj.macro_paths, *proj.test_paths]
+                     if rel.startswith(d.rstrip("/") + "/")), proj.snapshot_paths[0])
+        node = self._base_node(proj, "snapshot", path, base, name,
+                               f"select * from {{{{ {relation.strip()} }}}}")
+        self._extract_calls(node)
+        self._add(node)
+        return node
+
     # -- singular tests ---------------------------------------------------------------
     def _parse_singular_tests(self, proj: ProjectConfig) -> None:
         for base in proj.test_paths:
@@ -371,6 +393,8 @@ class ProjectParser:
             name = str(entry["name"])
             uid = f"{rtype}.{proj.name}.{name}"
             node = self.manifest.nodes.get(uid) or self.manifest.disabled.get(uid)
+            if node is None and rtype == "snapshot" and entry.get("relation"):
+                node = self._yaml_snapshot(proj, path, name, entry)
             if node is None:
                 # dbt warns and carries on: a YAML entry for a file that doesn't exist
                 self.ctx.compiler.events and self.ctx.compiler.events.log(
