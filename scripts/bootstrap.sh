@@ -9,6 +9,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.dvt-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install -q -e '.[dev,postgres,spark,snowflake]'
+    .venv/bin/python -m pip install -q -e '.[dev,postgres,spark,snowflake,databricks]'
     touch "$stamp"
 fi

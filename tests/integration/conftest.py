@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Project
+from tests.integration.databricks_server import DatabricksServer
 from tests.integration.pgserver import (
     PASSWORD,
     PASSWORD_USER,
@@ -138,6 +139,24 @@ def snowflake_server() -> Iterator[SnowflakeServer]:
         server = sf.start_server()
     except sf.ServerUnavailable as exc:
         pytest.skip(f"the Snowflake stand-in did not start: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def databricks_server() -> Iterator[DatabricksServer]:
+    """Spark's Thrift server (the Databricks stand-in) for the whole session."""
+    from tests.integration import databricks_server as dbx
+
+    why = dbx.available()
+    if why:
+        pytest.skip(f"no Databricks stand-in: {why}")
+    try:
+        server = dbx.start_server()
+    except dbx.ServerUnavailable as exc:
+        pytest.skip(f"the Databricks stand-in did not start: {exc}")
     try:
         yield server
     finally:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from dvt_engine.project.profiles import Output
 
 _ADAPTERS = {
+    "databricks": "dvt_engine.adapters.databricks:DatabricksAdapter",
     "duckdb": "dvt_engine.adapters.duckdb:DuckDBAdapter",
     "postgres": "dvt_engine.adapters.postgres:PostgresAdapter",
     "snowflake": "dvt_engine.adapters.snowflake:SnowflakeAdapter",

@@ -1,0 +1,477 @@
+"""Databricks: databricks-sql-connector directly, one connection per thread.
+
+Profile keys as dbt-databricks: host, http_path, token, catalog (or database), schema,
+threads, connect_retries, connect_timeout; plus `connection_uri`, a full URL that
+overrides host + http_path (private links, local stand-ins).
+
+Names as dbt-databricks writes them: backtick-quoted `catalog`.`schema`.`table`; without
+a catalog (OSS Spark's single `spark_catalog`, or a workspace without Unity Catalog)
+relations are schema.table. There are no transactions: `transaction()` only groups.
+No information_schema is assumed (OSS Spark has none): the catalog comes from
+SHOW TABLES / SHOW VIEWS / DESCRIBE TABLE.
+
+Tables are created `USING DELTA`. MERGE and DELETE need real Delta (Databricks); the
+append strategy works everywhere.
+
+Bulk paths: reads via the cursor's `fetchall_arrow()`; writes create the table, then
+INSERT ... SELECT cast(col AS type) FROM VALUES (...) in batches (one parse per batch).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import decimal
+import math
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo
+from dvt_engine.adapters.relation import Relation
+from dvt_engine.errors import DatabaseError, ProjectError
+from dvt_engine.project.profiles import Output
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import sqlalchemy
+
+_BATCH_CHARS = 512 << 10  # per INSERT: keeps the Thrift payload and Spark's parse small
+_NOT_FOUND = ("SCHEMA_NOT_FOUND", "TABLE_OR_VIEW_NOT_FOUND", "NoSuchDatabase",
+              "NoSuchNamespace", "not found")
+
+
+class DatabricksAdapter(Adapter):
+    type = "databricks"
+    dialect = "databricks"
+    supports_transactional_ddl = False
+    quote_char = "`"
+
+    def __init__(self, output: Output, project_root: Path) -> None:
+        super().__init__(output, project_root)
+        self._conns: dict[threading.Thread, Any] = {}
+        self._lock = threading.Lock()
+        self._schemas_made: set[tuple[str, str]] = set()
+
+    # -- identity ---------------------------------------------------------------
+    def _setting(self, *keys: str, default: Any = None) -> Any:
+        for key in keys:
+            value = self.output.settings.get(key)
+            if value is not None and value != "":
+                return value
+        return default
+
+    @property
+    def database(self) -> str:
+        return str(self._setting("catalog", "database", default=""))
+
+    def quote(self, identifier: str) -> str:
+        return f"`{identifier.replace('`', '``')}`"
+
+    def relation(self, database: str | None, schema: str | None, identifier: str | None,
+                 type: str | None = None) -> Relation:
+        # no catalog configured: two-part names (the session's default catalog)
+        return Relation(database or None, schema, identifier, type, quote_char="`")
+
+    def qualified(self, *parts: str | None) -> str:
+        return ".".join(self.quote(p) for p in parts if p)
+
+    @property
+    def _token(self) -> str | None:
+        value = self._setting("token", "access_token")
+        return None if value is None else str(value)
+
+    # -- connection -------------------------------------------------------------
+    def _connect_args(self) -> dict[str, Any]:
+        uri = self._setting("connection_uri")
+        missing = [k for k in ("host", "http_path") if not self._setting(k) and not uri]
+        if missing:
+            raise ProjectError(
+                f"Output '{self.name}' (databricks) is missing: {', '.join(missing)}",
+                hint="Set host, http_path, token, catalog and schema in profiles.yml.")
+        if not self._token:
+            raise ProjectError(
+                f"Output '{self.name}' (databricks) has no token",
+                hint="Set `token:` (a personal access token) in profiles.yml; only token "
+                     "authentication is supported yet.")
+        host = str(self._setting("host", default="localhost"))
+        host = host.removeprefix("https://").removeprefix("http://").rstrip("/")
+        args: dict[str, Any] = {
+            "server_hostname": host,
+            "http_path": str(self._setting("http_path", default="")),
+            "access_token": self._token,
+            "user_agent_entry": "dvt",
+            "_socket_timeout": int(self._setting("connect_timeout", default=900)),
+            "_retry_stop_after_attempts_count": int(self._setting("connect_retries",
+                                                                  default=1)) + 1,
+        }
+        if uri:
+            args["_connection_uri"] = str(uri)
+        if self.database:
+            args["catalog"] = self.database
+        if self.schema:
+            args["schema"] = self.schema
+        return args
+
+    @property
+    def engine(self) -> sqlalchemy.Engine:
+        raise ProjectError(
+            f"Output '{self.name}' (databricks) has no SQLAlchemy engine yet",
+            hint="Use the adapter's read_arrow, or databricks-sqlalchemy directly.")
+
+    def open(self) -> None:
+        self._conn()
+
+    def _conn(self) -> Any:
+        me = threading.current_thread()
+        with self._lock:
+            conn = self._conns.get(me)
+            if conn is not None:
+                return conn
+            for thread in [t for t in self._conns if not t.is_alive()]:
+                _quiet_close(self._conns.pop(thread))
+        conn = self._connect()
+        with self._lock:
+            self._conns[me] = conn
+        return conn
+
+    def _connect(self) -> Any:
+        from databricks import sql
+
+        args = self._connect_args()
+        try:
+            return sql.connect(**args)
+        except Exception as exc:  # noqa: BLE001 - the connector raises many kinds
+            raise DatabaseError(self._scrub(_one_line(exc)), node=f"target {self.name}",
+                                hint=f"Check host, http_path and token of output "
+                                     f"'{self.name}' in profiles.yml.") from None
+
+    def close(self) -> None:
+        with self._lock:
+            conns = list(self._conns.values())
+            self._conns.clear()
+        for conn in conns:
+            _quiet_close(conn)
+
+    def _scrub(self, text: str) -> str:
+        token = self._token
+        return text.replace(token, "****") if token else text
+
+    # -- statements -------------------------------------------------------------
+    def execute(self, sql: str, fetch: bool = False) -> tuple[AdapterResponse, pa.Table | None]:
+        from databricks.sql.exc import Error
+
+        conn = self._conn()
+        started = time.perf_counter()
+        try:
+            cur = conn.cursor()
+            try:
+                cur.execute(sql)  # no parameters: the text is sent as written
+                table = _fetch_arrow(cur) if fetch else None
+                rows = cur.rowcount if cur.rowcount is not None and cur.rowcount >= 0 else None
+            finally:
+                cur.close()
+        except Error as exc:
+            if not getattr(conn, "open", True):
+                self._forget(conn)
+            raise DatabaseError(self._scrub(_one_line(exc))) from None
+        self.report(sql, started)
+        return AdapterResponse("OK", "OK", rows), table
+
+    def _forget(self, conn: Any) -> None:
+        with self._lock:
+            for thread, c in list(self._conns.items()):
+                if c is conn:
+                    del self._conns[thread]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        # Databricks SQL has no multi-statement transactions: each statement commits
+        yield
+
+    @property
+    def arrow_transport(self) -> str:
+        return "Arrow"
+
+    # -- catalog ----------------------------------------------------------------
+    def list_relations_uncached(self, database: str, schema: str) -> list[Relation]:
+        where = self.qualified(database, schema)
+        try:
+            tables = self.fetch_dicts(f"show tables in {where}")
+            views = {str(r.get("viewName") or r.get("tableName") or "").lower()
+                     for r in self.fetch_dicts(f"show views in {where}")}
+        except DatabaseError as exc:
+            if any(marker.lower() in exc.message.lower() for marker in _NOT_FOUND):
+                return []
+            raise
+        out = []
+        for row in tables:
+            if row.get("isTemporary"):
+                continue
+            name = str(row["tableName"])
+            kind = "view" if name.lower() in views else "table"
+            out.append(self.relation(database, schema, name, kind))
+        return out
+
+    def schema_exists(self, database: str | None, schema: str) -> bool:
+        try:
+            self.execute(f"describe schema {self.qualified(database, schema)}")
+        except DatabaseError:
+            return False
+        return True
+
+    def create_schema(self, database: str | None, schema: str) -> None:
+        key = ((database or self.database).lower(), schema.lower())
+        if key in self._schemas_made:
+            return
+        self.execute(f"create schema if not exists {self.qualified(database, schema)}")
+        self._schemas_made.add(key)
+
+    def get_columns(self, relation: Relation) -> list[ColumnInfo]:
+        """DESCRIBE TABLE's rows up to the first blank or `#` line (partition info)."""
+        rows = self.fetch_dicts(f"describe table {relation}")
+        out = []
+        for row in rows:
+            name = str(row.get("col_name") or "")
+            if not name or name.startswith("#"):
+                break
+            out.append(ColumnInfo(name, str(row.get("data_type") or "")))
+        return out
+
+    # -- DDL --------------------------------------------------------------------
+    def drop_relation(self, relation: Relation) -> None:
+        kind = relation.type
+        if kind is None:
+            known = self.get_relation(relation.database, relation.schema or "",
+                                      relation.identifier or "")
+            kind = known.type if known is not None else "table"
+        self.execute(f"drop {'view' if kind == 'view' else 'table'} if exists {relation}")
+        self.cache_dropped(relation)
+
+    def rename_relation(self, relation: Relation, new_identifier: str) -> Relation:
+        kind = "view" if relation.type == "view" else "table"
+        renamed = relation.incorporate(path={"identifier": new_identifier})
+        self.execute(f"alter {kind} {relation} rename to {renamed}")
+        self.cache_dropped(relation)
+        self.cache_added(renamed)
+        return renamed
+
+    def create_view_as(self, relation: Relation, sql: str) -> AdapterResponse:
+        resp, _ = self.execute(f"create or replace view {relation} as\n{sql}\n")
+        return resp
+
+    def create_table_as(self, relation: Relation, sql: str) -> AdapterResponse:
+        resp, _ = self.execute(f"create table {relation} using delta as\n{sql}\n")
+        return resp
+
+    def insert_into(self, target: Relation, source: Relation, columns: list[str]) -> AdapterResponse:
+        cols = ", ".join(self.quote(c) for c in columns)
+        resp, _ = self.execute(f"insert into {target} ({cols}) select {cols} from {source}")
+        return resp
+
+    def delete_matching(self, target: Relation, source: Relation, keys: list[str]) -> None:
+        # needs Delta (DELETE); Databricks accepts the IN-subquery form
+        cond = " and ".join(f"{self.quote(k)} in (select {self.quote(k)} from {source})"
+                            for k in keys) if len(keys) == 1 else \
+            f"({', '.join(self.quote(k) for k in keys)}) in (select " \
+            f"{', '.join(self.quote(k) for k in keys)} from {source})"
+        self.execute(f"delete from {target} where {cond}")
+
+    def alter_column_type(self, relation: Relation, name: str, dtype: str) -> None:
+        self.execute(f"alter table {relation} alter column {self.quote(name)} type {dtype}")
+
+    def add_column(self, relation: Relation, name: str, dtype: str) -> None:
+        self.execute(f"alter table {relation} add columns ({self.quote(name)} {dtype})")
+
+    # -- Arrow writes -----------------------------------------------------------
+    def write_arrow(self, relation: Relation, table: pa.Table) -> int:
+        columns = [(f.name, _spark_type(f.type)) for f in table.schema]
+        self._create_empty(relation, columns)
+        try:
+            self._insert_values(relation, columns, table)
+        except BaseException:
+            with contextlib.suppress(DatabaseError):
+                self.drop_relation(relation.incorporate(type="table"))
+            raise
+        self.cache_added(relation.incorporate(type="table"))
+        return table.num_rows
+
+    def _create_empty(self, relation: Relation, columns: list[tuple[str, str]]) -> None:
+        defs = ", ".join(f"{self.quote(n)} {t}" for n, t in columns)
+        self.execute(f"create table {relation} ({defs}) using delta")
+
+    def _insert_values(self, relation: Relation, columns: list[tuple[str, str]],
+                       table: pa.Table) -> None:
+        """INSERT ... SELECT cast(cN AS type) FROM VALUES (...) AS v(c0, c1, ...): values
+        travel as literals (text for seeds) and Spark casts them to the column types."""
+        if table.num_rows == 0:
+            return
+        names = ", ".join(self.quote(n) for n, _ in columns)
+        aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+        select = ", ".join(f"cast(c{i} as {t})" for i, (_, t) in enumerate(columns))
+        head = f"insert into {relation} ({names}) select {select} from values "
+        tail = f" as v({aliases})"
+        for rows in _value_batches(table):
+            self.execute(head + rows + tail)
+
+    # -- seeds ------------------------------------------------------------------
+    def load_seed(self, relation: Relation, path: Path, column_types: dict[str, str],
+                  delimiter: str, quote_columns: bool) -> int:
+        """CSV: dbt's agate types over the whole file (the shared inference), the cells sent
+        as text and cast by Spark. Parquet/JSON: their own Arrow types."""
+        from dvt_engine.adapters.postgres import _read_non_csv
+
+        if not path.exists():
+            raise DatabaseError(f"Seed file not found: {path}", path=str(path),
+                                hint="Check seed-paths in dbt_project.yml.")
+        if path.suffix.lower() == ".csv":
+            table, columns = self._read_csv_seed(path, column_types, delimiter)
+        else:
+            table = _read_non_csv(path)
+            columns = [(f.name, _override(column_types, f.name) or _spark_type(f.type))
+                       for f in table.schema]
+        self._create_empty(relation, columns)
+        try:
+            self._insert_values(relation, columns, table)
+        except DatabaseError as exc:
+            exc.path = str(path)
+            exc.message += f"\n  while loading seed file {path.name}"
+            raise
+        self.cache_added(relation.incorporate(type="table"))
+        return table.num_rows
+
+    def _read_csv_seed(self, path: Path, column_types: dict[str, str],
+                       delimiter: str) -> tuple[pa.Table, list[tuple[str, str]]]:
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        from dvt_engine.adapters.duckdb import _csv_header
+        from dvt_engine.adapters.postgres import _infer_csv_types
+
+        header = _csv_header(path, delimiter)
+        try:
+            inferred = _infer_csv_types(path, delimiter)
+        except DatabaseError as exc:
+            exc.path = str(path)
+            raise
+        table = pcsv.read_csv(
+            path, parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pcsv.ConvertOptions(
+                column_types={h: pa.string() for h in header}, null_values=[""],
+                strings_can_be_null=True, quoted_strings_can_be_null=True))
+        columns = [(name, _override(column_types, name) or _SEED_TYPES.get(dtype, "string"))
+                   for name, dtype in inferred]
+        return table, columns
+
+
+# dbt-databricks's names for agate's types (from the shared inference's PostgreSQL names)
+_SEED_TYPES = {"integer": "bigint", "bigint": "bigint", "double precision": "double",
+               "date": "date", "timestamp without time zone": "timestamp",
+               "boolean": "boolean", "text": "string"}
+
+
+def _override(column_types: dict[str, str], name: str) -> str | None:
+    if name in column_types:
+        return column_types[name]
+    lowered = {k.lower(): v for k, v in column_types.items()}
+    return lowered.get(name.lower())
+
+
+def _quiet_close(conn: Any) -> None:
+    with contextlib.suppress(Exception):
+        conn.close()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", None) or exc)
+    return " ".join(text.split())
+
+
+def _fetch_arrow(cur: Any) -> pa.Table:
+    import pyarrow as pa
+
+    if not cur.description:
+        return pa.table({})
+    table = cur.fetchall_arrow()
+    if any(f.metadata for f in table.schema):
+        table = table.cast(pa.schema([pa.field(f.name, f.type, f.nullable)
+                                      for f in table.schema]))
+    return table
+
+
+def _spark_type(typ: pa.DataType) -> str:
+    """The Spark/Databricks column type for an Arrow type."""
+    import pyarrow as pa
+
+    t = pa.types
+    if t.is_boolean(typ):
+        return "boolean"
+    if t.is_int8(typ):
+        return "tinyint"
+    if t.is_int16(typ) or t.is_uint8(typ):
+        return "smallint"
+    if t.is_int32(typ) or t.is_uint16(typ):
+        return "int"
+    if t.is_uint64(typ):
+        return "decimal(20,0)"
+    if t.is_integer(typ):
+        return "bigint"
+    if t.is_float32(typ):
+        return "float"
+    if t.is_floating(typ):
+        return "double"
+    if t.is_decimal(typ):
+        return f"decimal({min(typ.precision, 38)},{typ.scale})"
+    if t.is_date(typ):
+        return "date"
+    if t.is_timestamp(typ):
+        return "timestamp" if typ.tz else "timestamp_ntz"
+    if t.is_binary(typ) or t.is_large_binary(typ) or t.is_fixed_size_binary(typ):
+        return "binary"
+    return "string"
+
+
+def _literal(v: Any) -> str:
+    """A Spark SQL literal for a Python value (cast to the column type afterwards)."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | decimal.Decimal):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "'NaN'"
+        if math.isinf(v):
+            return "'Infinity'" if v > 0 else "'-Infinity'"
+        return repr(v) + "D"
+    if isinstance(v, dt.datetime):
+        return "'" + v.replace(tzinfo=None).isoformat(sep=" ") + "'" if v.tzinfo is None \
+            else "'" + v.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(sep=" ") + "'"
+    if isinstance(v, dt.date | dt.time):
+        return "'" + v.isoformat() + "'"
+    if isinstance(v, bytes | bytearray):
+        return "X'" + bytes(v).hex() + "'"
+    text = str(v)
+    # Spark string literals take backslash escapes
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _value_batches(table: pa.Table) -> Iterator[str]:
+    """`(v, v), (v, v)...` texts, each under the batch size."""
+    parts: list[str] = []
+    size = 0
+    for batch in table.to_batches(max_chunksize=10_000):
+        cols = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+        for row in zip(*cols, strict=True):
+            text = "(" + ", ".join(_literal(v) for v in row) + ")"
+            if parts and size + len(text) > _BATCH_CHARS:
+                yield ", ".join(parts)
+                parts, size = [], 0
+            parts.append(text)
+            size += len(text) + 2
+    if parts:
+        yield ", ".join(parts)
