@@ -39,3 +39,27 @@ def test_route_from_config_and_sizes() -> None:
         stage.choose_before_extraction(_node(federation_route="duck"), [])
     with pytest.raises(CompilationError, match="federation_stage_max_rows"):
         stage.choose_before_extraction(_node(federation_stage_max_rows="many"), [])
+
+
+def test_staged_column_names_follow_the_targets_identifier_folding() -> None:
+    from dvt_engine.adapters import Adapter
+
+    class Upper(Adapter):
+        identifier_folding = "upper"
+
+    class Lower(Adapter):
+        identifier_folding = "lower"
+
+    class Any_(Adapter):
+        identifier_folding = None
+
+    up, low, anycase = (object.__new__(c) for c in (Upper, Lower, Any_))
+    # Snowflake's unquoted COUNTRY_CODE is country_code to PostgreSQL; a quoted mixed-case
+    # name keeps its spelling
+    assert stage.target_names(["COUNTRY_CODE", "MixedCase"], up, low) == \
+        ["country_code", "MixedCase"]
+    # PostgreSQL's unquoted names are upper case to Snowflake
+    assert stage.target_names(["country_code", "Quoted"], low, up) == ["COUNTRY_CODE", "Quoted"]
+    # from an engine that ignores case, every name folds; to one, nothing changes
+    assert stage.target_names(["CustomerId"], anycase, low) == ["customerid"]
+    assert stage.target_names(["COUNTRY_CODE"], up, anycase) == ["COUNTRY_CODE"]

@@ -66,6 +66,9 @@ class Adapter:
     type: ClassVar[str] = "base"
     dialect: ClassVar[str] = "postgres"  # sqlglot dialect name
     supports_transactional_ddl: ClassVar[bool] = True
+    # how the engine folds an unquoted identifier: "lower" (PostgreSQL), "upper"
+    # (Snowflake), or None where names match whatever their case (DuckDB, SQLite, Spark)
+    identifier_folding: ClassVar[str | None] = None
 
     def __init__(self, output: Output, project_root: Path) -> None:
         self.output = output

@@ -64,6 +64,7 @@ class _Conn:
 
 
 class PostgresAdapter(Adapter):
+    identifier_folding = "lower"
     type = "postgres"
     dialect = "postgres"
 

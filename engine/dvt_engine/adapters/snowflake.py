@@ -55,6 +55,7 @@ class _Conn:
 
 
 class SnowflakeAdapter(Adapter):
+    identifier_folding = "upper"
     type = "snowflake"
     dialect = "snowflake"
     supports_transactional_ddl = False

@@ -99,12 +99,28 @@ def plan_federation(session: Session, node: Node, plan: ExecutionPlan, sql: str
             key = exp.to_table(str(this), dialect=target.dialect).sql(dialect=target.dialect)
             _add_schema(schemas, key, target, this)
         evaluate = _watermark_evaluator(target, node)
-    query = plan_extractions(sql, target.dialect, relations, schemas, view_prefix(node),
+    planned_sql, planned = _placeholders(sql, relations)
+    query = plan_extractions(planned_sql, target.dialect, planned, schemas, view_prefix(node),
                              evaluate_scalar=evaluate)
     for extraction in query.local_extractions:
         extraction.label = labels.get(extraction.key, "")
     texts = {fr.key: text for text, fr in relations.items()}
     return FederationSetup(query, adapters, target, session.spark_conf(), texts)
+
+
+def _placeholders(sql: str, relations: dict[str, ForeignRelation]
+                  ) -> tuple[str, dict[str, ForeignRelation]]:
+    """The model SQL with each foreign relation named by a plain placeholder.
+
+    Foreign relations are rendered for their own connection (Databricks' backticks, say),
+    which the target's dialect may not parse; the extraction still reads each by its own
+    text (`ForeignRelation.relation_sql`)."""
+    planned: dict[str, ForeignRelation] = {}
+    for n, (text, foreign) in enumerate(sorted(relations.items(), key=lambda kv: -len(kv[0]))):
+        placeholder = f"dvt_foreign_{n}"
+        sql, found = stage.replace_relation(sql, text, placeholder)
+        planned[placeholder if found else text] = foreign
+    return sql, planned
 
 
 def _incremental_on(target: Adapter, node: Node, relation: Relation) -> bool:
@@ -252,7 +268,8 @@ def run_federated(ex: NodeExecutor, node: Node, plan: ExecutionPlan) -> NodeResu
     inside = ex.post_hooks_inside(node, adapter)  # in the landing's transaction
     if choice.route == stage.STAGE:
         built, local_sql = stage.build_staged(adapter, node, relation, sql, foreign,
-                                              setup.relation_texts, ex._full(node), inside)
+                                              setup.relation_texts, ex._full(node), inside,
+                                              setup.adapters)
         resp, extracted, run_sql = built.response, foreign, local_sql
         rows = resp.rows_affected
     else:
@@ -309,7 +326,7 @@ def _query_staged(setup: FederationSetup, node: Node, sql: str,
     anchor = target.relation(target.database or None, target.schema, f"dvt_q_{digest}",
                              type="table")
     target.create_schema(anchor.database, anchor.schema or "")
-    staged = stage.stage_inputs(target, anchor, foreign, setup.relation_texts)
+    staged = stage.stage_inputs(target, anchor, foreign, setup.relation_texts, setup.adapters)
     try:
         return target.read_arrow(stage.read_staged(sql, staged))
     finally:

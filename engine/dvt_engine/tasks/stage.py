@@ -89,8 +89,27 @@ def staged_relation(model: Relation, n: int) -> Relation:
                              type="table")
 
 
+def _fold(name: str, folding: str | None) -> str:
+    return name.lower() if folding == "lower" else name.upper() if folding == "upper" else name
+
+
+def target_names(names: list[str], source: Adapter | None, target: Adapter) -> list[str]:
+    """Column names as the target's SQL will call them.
+
+    The model's SQL names an input's columns as the target's dialect reads identifiers:
+    `country_code` unquoted is country_code on PostgreSQL but COUNTRY_CODE on Snowflake.
+    A column that was unquoted at its source (in the source's folded case, or any case on
+    an engine that ignores it) is renamed to the target's folded case; a quoted
+    mixed-case name keeps its spelling.
+    """
+    folding = source.identifier_folding if source is not None else None
+    return [_fold(n, target.identifier_folding) if folding is None or n == _fold(n, folding)
+            else n for n in names]
+
+
 def stage_inputs(target: Adapter, model: Relation, extracted: list[Extracted],
-                 texts: dict[str, str]) -> dict[str, Relation]:
+                 texts: dict[str, str], sources: dict[str, Adapter] | None = None
+                 ) -> dict[str, Relation]:
     """Write each extracted input next to the model on the target; relation text -> staged.
 
     texts: extraction key -> the relation's text in the compiled SQL. Leftovers of a
@@ -104,7 +123,12 @@ def stage_inputs(target: Adapter, model: Relation, extracted: list[Extracted],
                                            relation.identifier or "")
             if leftover is not None:
                 target.drop_relation(leftover)
-            target.write_arrow(relation, result.table)
+            table = result.table
+            source = (sources or {}).get(result.extraction.connection or "")
+            names = target_names(table.column_names, source, target)
+            if names != table.column_names:
+                table = table.rename_columns(names)
+            target.write_arrow(relation, table)
             staged[texts[result.extraction.key]] = relation
     except BaseException:
         drop_staged(target, staged)
@@ -117,6 +141,13 @@ def drop_staged(target: Adapter, staged: dict[str, Relation]) -> None:
         target.drop_relation(relation)
 
 
+def replace_relation(sql: str, text: str, replacement: str) -> tuple[str, int]:
+    """Replace the relation `text` in `sql` where it is a whole name (`raw.packs` is not
+    replaced inside `raw.packs_v2`); the new SQL and how many were replaced."""
+    pattern = re.compile(r'(?<![\w$."`\]])' + re.escape(text) + r'(?![\w$"`\[])')
+    return pattern.subn(lambda _m: replacement, sql)
+
+
 def read_staged(sql: str, staged: dict[str, Relation]) -> str:
     """The model's compiled SQL reading the staged tables instead of the foreign relations.
 
@@ -124,8 +155,7 @@ def read_staged(sql: str, staged: dict[str, Relation]) -> str:
     not be part of a longer name (`raw.packs` in `raw.packs_v2`).
     """
     for text, relation in sorted(staged.items(), key=lambda kv: -len(kv[0])):
-        pattern = re.compile(r'(?<![\w$."`\]])' + re.escape(text) + r'(?![\w$"`\[])')
-        sql, found = pattern.subn(lambda _m, r=relation: str(r), sql)
+        sql, found = replace_relation(sql, text, str(relation))
         if not found:
             raise CompilationError(
                 f"cannot find {text} in the compiled SQL to read its staged copy",
@@ -154,11 +184,12 @@ def _safe_estimate(estimate: Any, sql: str) -> int | None:
 
 def build_staged(target: Adapter, node: Node, relation: Relation, sql: str,
                  extracted: list[Extracted], texts: dict[str, str], full_refresh: bool,
-                 inside: mat.Inside = None) -> tuple[mat.Built, str]:
+                 inside: mat.Inside = None, sources: dict[str, Adapter] | None = None
+                 ) -> tuple[mat.Built, str]:
     """Stage the extracted foreign inputs on the target, build the model there from its
     own SQL (a table, or incremental as in pushdown), drop the staged inputs; the build
     and the SQL that ran."""
-    staged = stage_inputs(target, relation, extracted, texts)
+    staged = stage_inputs(target, relation, extracted, texts, sources)
     try:
         local_sql = read_staged(sql, staged)
         if node.materialized == "incremental":
