@@ -410,3 +410,16 @@ def test_failed_landing_and_source_down_fail_alone(fp: FedProject) -> None:
     assert "federation_route: stage" in run.output  # the hint
     assert fp.duck("select id, span from main.spans_staged") == [
         (1, dt.timedelta(days=1, hours=2))]
+
+    # Spark's result lands with the names PostgreSQL itself would give: an unquoted alias
+    # folds to lower case, a quoted one keeps its spelling
+    fp.model("named", "{{ config(federation_route='spark') }}\n"
+             "select id as \"KeepMe\", label as LabelText from {{ source('crm', 'labels') }} "
+             "where id < 3", "pg")
+    run = fp.dvt("run", "-s", "named")
+    assert run.exit_code == 0, run.output
+    assert fp.query("select column_name from information_schema.columns where "
+                    "table_name = 'named' order by ordinal_position") == [
+        ("KeepMe",), ("labeltext",)]
+    assert fp.query('select "KeepMe", labeltext from analytics.named order by 1') == [
+        (1, "label 1"), (2, "label 2")]

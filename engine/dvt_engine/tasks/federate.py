@@ -108,6 +108,30 @@ def plan_federation(session: Session, node: Node, plan: ExecutionPlan, sql: str
     return FederationSetup(query, adapters, target, session.spark_conf(), texts)
 
 
+def _as_target_names(table: pa.Table, sql: str, target: Adapter) -> pa.Table:
+    """Spark's result columns named as the model's SQL would name them on the target:
+    an unquoted `CustomerName` is customername on PostgreSQL and CUSTOMERNAME on
+    Snowflake; a name quoted in the model's SQL keeps its spelling."""
+    if target.identifier_folding is None:
+        return table
+    quoted = _quoted_identifiers(sql, target.dialect)
+    names = [n if n in quoted else
+             (n.lower() if target.identifier_folding == "lower" else n.upper())
+             for n in table.column_names]
+    return table if names == table.column_names else table.rename_columns(names)
+
+
+def _quoted_identifiers(sql: str, dialect: str) -> set[str]:
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except Exception:  # noqa: BLE001 - unparseable here means planning failed already
+        return set()
+    return {i.name for i in tree.find_all(exp.Identifier) if i.quoted}
+
+
 def _placeholders(sql: str, relations: dict[str, ForeignRelation]
                   ) -> tuple[str, dict[str, ForeignRelation]]:
     """The model SQL with each foreign relation named by a plain placeholder.
@@ -274,6 +298,7 @@ def run_federated(ex: NodeExecutor, node: Node, plan: ExecutionPlan) -> NodeResu
         rows = resp.rows_affected
     else:
         extracted, table = _compute(setup, foreign)
+        table = _as_target_names(table, sql, adapter)
         if kind == "incremental":
             resp = _land_incremental(adapter, relation, table, node.config, ex._full(node),
                                      inside)
