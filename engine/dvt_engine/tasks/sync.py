@@ -45,10 +45,12 @@ REQUIREMENTS: dict[str, list[tuple[str, str]]] = {
     "duckdb": [("duckdb", "duckdb"), ("duckdb-engine", "duckdb_engine")],
     "postgres": [("psycopg[binary]", "psycopg"),
                  ("adbc-driver-postgresql", "adbc_driver_postgresql")],
+    # the versions that work together (shared/STANDINS.md): connector 5 and
+    # snowflake-sqlalchemy 2 need each other and SQLAlchemy 2.1, which breaks the latter
     "snowflake": [("snowflake-connector-python<5", "snowflake.connector"),
-                  ("snowflake-sqlalchemy<2", "snowflake.sqlalchemy")],
-    "databricks": [("databricks-sql-connector", "databricks.sql"),
-                   ("databricks-sqlalchemy", "databricks.sqlalchemy")],
+                  ("snowflake-sqlalchemy<2", "snowflake.sqlalchemy"),
+                  ("sqlalchemy<2.1", "sqlalchemy")],
+    "databricks": [("databricks-sql-connector>=4.9,<5", "databricks.sql")],
     "spark": [("pyspark", "pyspark")],
     "sqlite": [],  # in the standard library
 }
