@@ -219,6 +219,7 @@ def _start(conf: dict[str, str]) -> SparkSession:
         java_opts = conf.get("spark.driver.extraJavaOptions", "")
         conf["spark.driver.extraJavaOptions"] = (
             f"{java_opts} -Dlog4j2.configurationFile=file:{log4j}".strip())
+        _launch_jvm(conf, work / "jvm-stderr.log")
     for key, value in conf.items():
         builder = builder.config(key, value)
     try:
@@ -230,6 +231,26 @@ def _start(conf: dict[str, str]) -> SparkSession:
         session.sparkContext.setLogLevel(level)
     _quiet_python_loggers()
     return session
+
+
+def _launch_jvm(conf: dict[str, str], stderr_path: Path) -> None:
+    """Start Spark's JVM with its stderr in a file: the launcher writes warnings there
+    ("WARNING: Using incubator modules ...") before any log setting applies, and a
+    notebook shows them as an error box. Best effort: pyspark launches it otherwise."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None:  # type: ignore[attr-defined]
+        return  # a JVM from an earlier session in this process is reused
+    spark_conf = SparkConf(loadDefaults=False)
+    for key, value in conf.items():
+        spark_conf.set(key, value)
+    try:
+        with stderr_path.open("ab") as stderr:
+            gateway = launch_gateway(spark_conf, popen_kwargs={"stderr": stderr})
+        SparkContext._ensure_initialized(gateway=gateway)  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - pyspark's own launch says what is wrong
+        return
 
 
 def _apply_runtime_conf(session: SparkSession, conf: dict[str, Any]) -> None:
