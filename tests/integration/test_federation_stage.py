@@ -217,3 +217,31 @@ where c.id is null
     failing = sp.dvt("test", "-s", "orphan_events", "--store-failures")
     assert failing.exit_code == 1
     assert "store_failures is not supported for such tests yet" in failing.output
+
+
+def test_a_snapshot_of_another_connection_is_staged_on_the_target(sp: StageProject) -> None:
+    sp.write("snapshots/events_snap.sql", """
+{% snapshot events_snap %}
+{{ config(target_schema='snaps', unique_key='id', strategy='timestamp',
+          updated_at='updated_at') }}
+select id, kind, updated_at from {{ source('lake', 'events') }}
+{% endsnapshot %}
+""")
+    first = sp.dvt("snapshot")
+    assert first.exit_code == 0, first.output
+    assert sp.query("select id, kind from snaps.events_snap where dbt_valid_to is null "
+                    "order by id") == [(1, "a"), (2, "b"), (3, "c")]
+    sp.lake("update events set kind = 'c2', updated_at = timestamp '2024-01-09' where id = 3")
+    second = sp.dvt("snapshot")
+    assert second.exit_code == 0, second.output
+    versions = sp.query("select kind, dbt_valid_to is null from snaps.events_snap "
+                        "where id = 3 order by dbt_valid_from")
+    assert versions == [("c", False), ("c2", True)]
+    assert sp.query("select table_name from information_schema.tables where "
+                    "table_schema = 'snaps' and table_name like '%dvt\\_in%'") == []
+    sp.write("snapshots/events_snap.sql", sp.root.joinpath("snapshots/events_snap.sql")
+             .read_text().replace("updated_at='updated_at'",
+                                  "updated_at='updated_at', federation_route='spark'"))
+    refused = sp.dvt("snapshot")
+    assert refused.exit_code == 1
+    assert "snapshots are federated by staging their inputs on the target" in refused.output

@@ -110,8 +110,11 @@ class NodeExecutor:
                 from dvt_engine.tasks.federate import run_federated_test
 
                 result = run_federated_test(self, node, plan)
+            elif plan is not None and plan.is_federated and node.resource_type == "snapshot":
+                from dvt_engine.tasks.federate import run_federated_snapshot
+
+                result = run_federated_snapshot(self, node, plan)
             elif plan is not None and plan.is_federated:
-                # snapshots reading other connections: not federated yet
                 raise federation_unavailable(self.session.manifest, node, plan)
             elif node.resource_type == "test":
                 result = self._run_test(node)

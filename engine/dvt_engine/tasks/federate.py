@@ -342,6 +342,34 @@ def run_federated_test(ex: NodeExecutor, node: Node, plan: ExecutionPlan) -> Nod
     return ex.test_result(node, table.to_pylist(), sql)
 
 
+def run_federated_snapshot(ex: NodeExecutor, node: Node, plan: ExecutionPlan) -> NodeResult:
+    """A snapshot of relations on other connections: its foreign inputs are staged next
+    to it on the target, and the snapshot (whose merge runs on the target) reads them."""
+    from dvt_engine.federation.transport import extract_to_arrow
+    from dvt_engine.tasks.snapshot import run_snapshot
+
+    if stage.configured_route(node) == stage.SPARK:
+        raise CompilationError(
+            f"snapshot {node.name} reads other connections: snapshots are federated by "
+            "staging their inputs on the target, not in Spark",
+            node=node.unique_id, path=node.original_file_path,
+            hint="Remove federation_route: spark from this snapshot.")
+    sql = ex.compile(node)
+    setup = plan_federation(ex.session, node, plan, sql)
+    foreign = [extract_to_arrow(setup.adapters[e.connection or ""], e)
+               for e in setup.query.extractions]
+    target, relation = setup.target, ex.relation(node)
+    target.create_schema(relation.database, relation.schema or "")
+    staged = stage.stage_inputs(target, relation, foreign, setup.relation_texts,
+                                setup.adapters)
+    try:
+        result = run_snapshot(ex, node, stage.read_staged(sql, staged))
+    finally:
+        stage.drop_staged(target, staged)
+    result.compiled_code = sql
+    return result
+
+
 def _query_staged(setup: FederationSetup, node: Node, sql: str,
                   foreign: list[Extracted]) -> pa.Table:
     """`sql` run on the target over staged copies of its foreign inputs (dropped after);

@@ -293,9 +293,11 @@ def _apply(adapter: Adapter, target: Relation, staging: Relation, conf: Snapshot
     return resp.rows_affected or 0, ins
 
 
-def run_snapshot(executor: NodeExecutor, node: Node) -> NodeResult:
+def run_snapshot(executor: NodeExecutor, node: Node, sql: str | None = None) -> NodeResult:
+    """Snapshot `node`; `sql` replaces its compiled query (a federated snapshot reads
+    staged copies of its foreign inputs)."""
     conf = snapshot_config(node)
-    sql = executor.compile(node)
+    sql = executor.compile(node) if sql is None else sql
     adapter = executor.adapter(node)
     relation = executor.relation(node)
     adapter.create_schema(relation.database, relation.schema or "")
