@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages the integration tests need, installed only when missing (Debian):
-# PostgreSQL server binaries (the tests start their own server on 127.0.0.1) and its JDBC
-# driver (Spark reads large PostgreSQL inputs of federated models over JDBC).
+# PostgreSQL server binaries (the tests start their own server on 127.0.0.1), its JDBC
+# driver (Spark reads large PostgreSQL inputs of federated models over JDBC), and a Java 17
+# JDK (Spark's JVM; javac builds the Databricks stand-in's test shim).
 set -euo pipefail
 need=()
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
@@ -9,6 +10,9 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
 fi
 if [ ! -f /usr/share/java/postgresql.jar ]; then
     need+=(libpostgresql-jdbc-java)
+fi
+if ! command -v javac >/dev/null 2>&1; then
+    need+=(openjdk-17-jdk-headless)
 fi
 if ((${#need[@]})); then
     if [ "$(id -u)" != 0 ]; then
