@@ -23,7 +23,6 @@ import contextlib
 import datetime as dt
 import decimal
 import math
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo
+from dvt_engine.adapters.connections import ThreadConnections
 from dvt_engine.adapters.relation import Relation
 from dvt_engine.errors import DatabaseError, ProjectError
 from dvt_engine.project.profiles import Output
@@ -52,8 +52,7 @@ class DatabricksAdapter(Adapter):
 
     def __init__(self, output: Output, project_root: Path) -> None:
         super().__init__(output, project_root)
-        self._conns: dict[threading.Thread, Any] = {}
-        self._lock = threading.Lock()
+        self._conns: ThreadConnections[Any] = ThreadConnections(self._connect, _quiet_close)
         self._schemas_made: set[tuple[str, str]] = set()
 
     # -- identity ---------------------------------------------------------------
@@ -126,17 +125,7 @@ class DatabricksAdapter(Adapter):
         self._conn()
 
     def _conn(self) -> Any:
-        me = threading.current_thread()
-        with self._lock:
-            conn = self._conns.get(me)
-            if conn is not None:
-                return conn
-            for thread in [t for t in self._conns if not t.is_alive()]:
-                _quiet_close(self._conns.pop(thread))
-        conn = self._connect()
-        with self._lock:
-            self._conns[me] = conn
-        return conn
+        return self._conns.get()
 
     def _connect(self) -> Any:
         from databricks import sql
@@ -150,11 +139,7 @@ class DatabricksAdapter(Adapter):
                                      f"'{self.name}' in profiles.yml.") from None
 
     def close(self) -> None:
-        with self._lock:
-            conns = list(self._conns.values())
-            self._conns.clear()
-        for conn in conns:
-            _quiet_close(conn)
+        self._conns.close()
 
     def _scrub(self, text: str) -> str:
         token = self._token
@@ -182,10 +167,7 @@ class DatabricksAdapter(Adapter):
         return AdapterResponse("OK", "OK", rows), table
 
     def _forget(self, conn: Any) -> None:
-        with self._lock:
-            for thread, c in list(self._conns.items()):
-                if c is conn:
-                    del self._conns[thread]
+        self._conns.forget(conn)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -345,23 +327,9 @@ class DatabricksAdapter(Adapter):
 
     def _read_csv_seed(self, path: Path, column_types: dict[str, str],
                        delimiter: str) -> tuple[pa.Table, list[tuple[str, str]]]:
-        import pyarrow as pa
-        import pyarrow.csv as pcsv
+        from dvt_engine.adapters.postgres import csv_cells_and_types
 
-        from dvt_engine.adapters.duckdb import _csv_header
-        from dvt_engine.adapters.postgres import _infer_csv_types
-
-        header = _csv_header(path, delimiter)
-        try:
-            inferred = _infer_csv_types(path, delimiter)
-        except DatabaseError as exc:
-            exc.path = str(path)
-            raise
-        table = pcsv.read_csv(
-            path, parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-            convert_options=pcsv.ConvertOptions(
-                column_types={h: pa.string() for h in header}, null_values=[""],
-                strings_can_be_null=True, quoted_strings_can_be_null=True))
+        table, inferred = csv_cells_and_types(path, delimiter)
         columns = [(name, _override(column_types, name) or _SEED_TYPES.get(dtype, "string"))
                    for name, dtype in inferred]
         return table, columns

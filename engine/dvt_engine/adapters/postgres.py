@@ -27,6 +27,7 @@ from urllib.parse import quote as urlquote
 from sqlglot import exp
 
 from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo
+from dvt_engine.adapters.connections import ThreadConnections
 from dvt_engine.adapters.relation import Relation
 from dvt_engine.errors import DatabaseError, ProjectError
 from dvt_engine.project.profiles import Output
@@ -70,7 +71,8 @@ class PostgresAdapter(Adapter):
 
     def __init__(self, output: Output, project_root: Path) -> None:
         super().__init__(output, project_root)
-        self._conns: dict[threading.Thread, _Conn] = {}
+        # runner threads come and go: what dead ones held goes back, or the pool runs dry
+        self._conns: ThreadConnections[_Conn] = ThreadConnections(self._connect, _release)
         self._lock = threading.Lock()
         self._schemas_made: set[str] = set()
         self.use_adbc = _adbc_available()  # tests turn it off to exercise the COPY paths
@@ -155,18 +157,7 @@ class PostgresAdapter(Adapter):
         self._conn()
 
     def _conn(self) -> _Conn:
-        me = threading.current_thread()
-        with self._lock:
-            conn = self._conns.get(me)
-            if conn is not None:
-                return conn
-            # runner threads come and go: give back what dead ones held, or the pool runs dry
-            for thread in [t for t in self._conns if not t.is_alive()]:
-                _release(self._conns.pop(thread))
-        conn = self._connect()
-        with self._lock:
-            self._conns[me] = conn
-        return conn
+        return self._conns.get()
 
     def _connect(self) -> _Conn:
         import psycopg
@@ -186,26 +177,17 @@ class PostgresAdapter(Adapter):
         return _Conn(pooled, raw)
 
     def cancel(self) -> None:
-        with self._lock:
-            conns = list(self._conns.values())
-        for conn in conns:
+        for conn in self._conns.all():
             with contextlib.suppress(Exception):  # a connection that is idle has nothing to stop
                 conn.raw.cancel_safe()
 
     def close(self) -> None:
-        with self._lock:
-            conns = list(self._conns.values())
-            self._conns.clear()
-        for conn in conns:
-            _release(conn)
+        self._conns.close()
         super().close()
 
     def _forget(self, conn: _Conn) -> None:
         """Drop a broken connection so the thread's next statement reconnects."""
-        with self._lock:
-            for thread, c in list(self._conns.items()):
-                if c is conn:
-                    del self._conns[thread]
+        self._conns.forget(conn)
         with contextlib.suppress(Exception):  # already broken; nothing more to do
             conn.pooled.invalidate()
 
@@ -1015,6 +997,29 @@ def _stream_csv(fh: Any, copy: Any) -> None:
     pending = _TRAILING_NEWLINES.sub(b"", pending)
     if pending:
         copy.write(pending + b"\n")
+
+
+def csv_cells_and_types(path: Path, delimiter: str) -> tuple[pa.Table, list[tuple[str, str]]]:
+    """A CSV seed's cells as written (every column text: the warehouse casts them, so
+    '007' stays '007' in a text column) and dbt's inferred type of each column (in
+    PostgreSQL's names); for adapters that load seeds through typed INSERTs."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    from dvt_engine.adapters.duckdb import _csv_header
+
+    header = _csv_header(path, delimiter)
+    try:
+        inferred = _infer_csv_types(path, delimiter)
+    except DatabaseError as exc:
+        exc.path = str(path)
+        raise
+    table = pcsv.read_csv(
+        path, parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+        convert_options=pcsv.ConvertOptions(
+            column_types={h: pa.string() for h in header}, null_values=[""],
+            strings_can_be_null=True, quoted_strings_can_be_null=True))
+    return table, inferred
 
 
 def _infer_csv_types(path: Path, delimiter: str, sample: bool = False) -> list[tuple[str, str]]:

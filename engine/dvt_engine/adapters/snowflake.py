@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote as urlquote
 
 from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo
+from dvt_engine.adapters.connections import ThreadConnections
 from dvt_engine.adapters.relation import Relation
 from dvt_engine.errors import DatabaseError, ProjectError
 from dvt_engine.project.profiles import Output
@@ -62,7 +63,8 @@ class SnowflakeAdapter(Adapter):
 
     def __init__(self, output: Output, project_root: Path) -> None:
         super().__init__(output, project_root)
-        self._conns: dict[threading.Thread, _Conn] = {}
+        self._conns: ThreadConnections[_Conn] = ThreadConnections(
+            lambda: _Conn(self._connect()), lambda conn: _quiet_close(conn.raw))
         self._lock = threading.Lock()
         self._schemas_made: set[tuple[str, str]] = set()
         self._quoting = dict(_DEFAULT_QUOTING)
@@ -171,17 +173,7 @@ class SnowflakeAdapter(Adapter):
         self._conn()
 
     def _conn(self) -> _Conn:
-        me = threading.current_thread()
-        with self._lock:
-            conn = self._conns.get(me)
-            if conn is not None:
-                return conn
-            for thread in [t for t in self._conns if not t.is_alive()]:
-                _quiet_close(self._conns.pop(thread).raw)
-        conn = _Conn(self._connect())
-        with self._lock:
-            self._conns[me] = conn
-        return conn
+        return self._conns.get()
 
     def _connect(self) -> Any:
         import snowflake.connector
@@ -196,20 +188,14 @@ class SnowflakeAdapter(Adapter):
                                 ) from None
 
     def cancel(self) -> None:
-        with self._lock:
-            conns = list(self._conns.values())
-        for conn in conns:
+        for conn in self._conns.all():
             # dbt-snowflake's way: cancel the session's queries from the side
             with contextlib.suppress(Exception):
                 conn.raw.cursor().execute(
                     f"select system$cancel_all_queries({int(conn.raw.session_id)})")
 
     def close(self) -> None:
-        with self._lock:
-            conns = list(self._conns.values())
-            self._conns.clear()
-        for conn in conns:
-            _quiet_close(conn.raw)
+        self._conns.close()
         super().close()
 
     def _scrub(self, text: str) -> str:
@@ -260,10 +246,7 @@ class SnowflakeAdapter(Adapter):
             raise self._error(exc) from None
 
     def _forget(self, conn: _Conn) -> None:
-        with self._lock:
-            for thread, c in list(self._conns.items()):
-                if c is conn:
-                    del self._conns[thread]
+        self._conns.forget(conn)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -495,25 +478,10 @@ class SnowflakeAdapter(Adapter):
 
     def _read_csv_seed(self, path: Path, column_types: dict[str, str], delimiter: str,
                        quote_columns: bool) -> tuple[pa.Table, list[tuple[str, str]]]:
-        import pyarrow as pa
-        import pyarrow.csv as pcsv
+        from dvt_engine.adapters.postgres import csv_cells_and_types
 
-        from dvt_engine.adapters.duckdb import _csv_header
-        from dvt_engine.adapters.postgres import _infer_csv_types
-
-        header = _csv_header(path, delimiter)
-        try:
-            inferred = _infer_csv_types(path, delimiter)
-        except DatabaseError as exc:
-            exc.path = str(path)
-            raise
-        # the cells as written: Snowflake casts them, so '007' stays '007' in a varchar
-        table = pcsv.read_csv(
-            path, parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-            convert_options=pcsv.ConvertOptions(
-                column_types={h: pa.string() for h in header}, null_values=[""],
-                strings_can_be_null=True, quoted_strings_can_be_null=True))
-        names = [self._seed_column(n, quote_columns) for n in header]
+        table, inferred = csv_cells_and_types(path, delimiter)
+        names = [self._seed_column(n, quote_columns) for n in table.column_names]
         columns = [(new, _override(column_types, name) or _SEED_TYPES.get(dtype, "varchar"))
                    for new, (name, dtype) in zip(names, inferred, strict=True)]
         return table.rename_columns(names), columns
