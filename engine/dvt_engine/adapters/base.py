@@ -321,3 +321,11 @@ class Adapter:
         """Reload the seed into the existing table `relation` in place (keeping what depends
         on it) and return the rows, or None to build aside and swap instead (the default)."""
         return None
+
+
+def seed_column_type(column_types: dict[str, str], name: str) -> str | None:
+    """A seed's `column_types` entry for column `name` (exact name first, then any case)."""
+    if name in column_types:
+        return column_types[name]
+    lowered = {k.lower(): v for k, v in column_types.items()}
+    return lowered.get(name.lower())

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo
+from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo, seed_column_type
 from dvt_engine.adapters.connections import ThreadConnections
 from dvt_engine.adapters.relation import Relation
 from dvt_engine.errors import DatabaseError, ProjectError
@@ -313,7 +313,7 @@ class DatabricksAdapter(Adapter):
             table, columns = self._read_csv_seed(path, column_types, delimiter)
         else:
             table = _read_non_csv(path)
-            columns = [(f.name, _override(column_types, f.name) or _spark_type(f.type))
+            columns = [(f.name, seed_column_type(column_types, f.name) or _spark_type(f.type))
                        for f in table.schema]
         self._create_empty(relation, columns)
         try:
@@ -330,7 +330,7 @@ class DatabricksAdapter(Adapter):
         from dvt_engine.adapters.postgres import csv_cells_and_types
 
         table, inferred = csv_cells_and_types(path, delimiter)
-        columns = [(name, _override(column_types, name) or _SEED_TYPES.get(dtype, "string"))
+        columns = [(name, seed_column_type(column_types, name) or _SEED_TYPES.get(dtype, "string"))
                    for name, dtype in inferred]
         return table, columns
 
@@ -339,13 +339,6 @@ class DatabricksAdapter(Adapter):
 _SEED_TYPES = {"integer": "bigint", "bigint": "bigint", "double precision": "double",
                "date": "date", "timestamp without time zone": "timestamp",
                "boolean": "boolean", "text": "string"}
-
-
-def _override(column_types: dict[str, str], name: str) -> str | None:
-    if name in column_types:
-        return column_types[name]
-    lowered = {k.lower(): v for k, v in column_types.items()}
-    return lowered.get(name.lower())
 
 
 def _quiet_close(conn: Any) -> None:

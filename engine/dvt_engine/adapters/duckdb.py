@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo
+from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo, seed_column_type
 from dvt_engine.adapters.relation import Relation
 from dvt_engine.errors import DatabaseError, RuntimeDatabaseError
 from dvt_engine.project.profiles import Output
@@ -219,12 +219,12 @@ class DuckDBAdapter(Adapter):
         try:
             if path.suffix.lower() == ".csv":
                 types = self._infer_csv_types(reader, _csv_header(path, delimiter))
-                select = ", ".join(_seed_cast(name, _override(column_types, name) or dtype,
+                select = ", ".join(_seed_cast(name, seed_column_type(column_types, name) or dtype,
                                               self.quote(name)) for name, dtype in types.items())
             else:  # typed files: keep their types, cast only what column_types names
                 select = ", ".join(
                     f"{self.quote(name)}::{override} as {self.quote(name)}"
-                    if (override := _override(column_types, name)) else self.quote(name)
+                    if (override := seed_column_type(column_types, name)) else self.quote(name)
                     for name, _ in self._describe(reader))
             resp, _ = self.execute(f"create table {relation} as select {select} from {reader}")
         except DatabaseError as exc:
@@ -243,7 +243,7 @@ class DuckDBAdapter(Adapter):
         the loaded columns (in memory, cheap). None when the file needs the exact path:
         a row the sniffer's sample did not foresee, or a type dbt would read as text."""
         header = _csv_header(path, delimiter)
-        overrides = {n: t for n in header if (t := _override(column_types, n))}
+        overrides = {n: t for n in header if (t := seed_column_type(column_types, n))}
         opts = f"header = true, delim = '{_lit(delimiter)}', quote = '\"', escape = '\"'"
         if overrides:
             opts += ", types = {" + ", ".join(f"'{_lit(n)}': '{_lit(t)}'"
@@ -453,13 +453,6 @@ def _agate_type(check: dict[str, Any]) -> str:
         if check.get(key):
             return dtype
     return "VARCHAR"
-
-
-def _override(column_types: dict[str, str], name: str) -> str | None:
-    if name in column_types:
-        return column_types[name]
-    lowered = {k.lower(): v for k, v in column_types.items()}
-    return lowered.get(name.lower())
 
 
 def _seed_cast(name: str, dtype: str, ident: str) -> str:

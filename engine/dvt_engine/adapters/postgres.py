@@ -26,7 +26,7 @@ from urllib.parse import quote as urlquote
 
 from sqlglot import exp
 
-from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo
+from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo, seed_column_type
 from dvt_engine.adapters.connections import ThreadConnections
 from dvt_engine.adapters.relation import Relation
 from dvt_engine.errors import DatabaseError, ProjectError
@@ -416,7 +416,7 @@ class PostgresAdapter(Adapter):
                          overrides: dict[str, str]) -> int:
         """A new table `relation` with `table`'s columns (types from Arrow or `overrides`),
         filled through ADBC when possible, else COPY."""
-        columns = [(f.name, _override(overrides, f.name) or _pg_type(f.type)) for f in table.schema]
+        columns = [(f.name, seed_column_type(overrides, f.name) or _pg_type(f.type)) for f in table.schema]
         conn = self._conn()
         if self.use_adbc and conn.depth == 0 and not overrides:
             self.execute(self._create_table_sql(relation, columns))
@@ -599,7 +599,7 @@ class PostgresAdapter(Adapter):
         else:
             table = _read_non_csv(path)
             wanted = [(_seed_name(f.name, quote_columns),
-                       _override(column_types, f.name) or _pg_type(f.type)) for f in table.schema]
+                       seed_column_type(column_types, f.name) or _pg_type(f.type)) for f in table.schema]
             rows = None
             if _same_columns(wanted, have):
                 with self.transaction():
@@ -658,7 +658,7 @@ class PostgresAdapter(Adapter):
         except DatabaseError as exc:
             exc.path = str(path)
             raise
-        return [(_seed_name(name, quote_columns), _override(column_types, name) or dtype)
+        return [(_seed_name(name, quote_columns), seed_column_type(column_types, name) or dtype)
                 for name, dtype in inferred]
 
     def _copy_file(self, relation: Relation, columns: list[str], path: Path,
@@ -964,13 +964,6 @@ def _same_columns(wanted: list[tuple[str, str]], have: list[tuple[str, str]]) ->
         return False
     return all(_datatype(a).sql("postgres") == _datatype(b).sql("postgres")
                for (_, a), (_, b) in zip(wanted, have, strict=True))
-
-
-def _override(column_types: dict[str, str], name: str) -> str | None:
-    if name in column_types:
-        return column_types[name]
-    lowered = {k.lower(): v for k, v in column_types.items()}
-    return lowered.get(name.lower())
 
 
 def _seed_name(name: str, quote_columns: bool) -> str:

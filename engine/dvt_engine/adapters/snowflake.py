@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote as urlquote
 
-from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo
+from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo, seed_column_type
 from dvt_engine.adapters.connections import ThreadConnections
 from dvt_engine.adapters.relation import Relation
 from dvt_engine.errors import DatabaseError, ProjectError
@@ -459,7 +459,7 @@ class SnowflakeAdapter(Adapter):
             table = _read_non_csv(path)
             names = [self._seed_column(n, quote_columns) for n in table.column_names]
             table = table.rename_columns(names)
-            columns = [(n, _override(column_types, orig) or _sf_type(f.type))
+            columns = [(n, seed_column_type(column_types, orig) or _sf_type(f.type))
                        for n, orig, f in zip(names, table.column_names, table.schema,
                                              strict=True)]
         self.execute(self._create_table_sql(relation, columns))
@@ -482,7 +482,7 @@ class SnowflakeAdapter(Adapter):
 
         table, inferred = csv_cells_and_types(path, delimiter)
         names = [self._seed_column(n, quote_columns) for n in table.column_names]
-        columns = [(new, _override(column_types, name) or _SEED_TYPES.get(dtype, "varchar"))
+        columns = [(new, seed_column_type(column_types, name) or _SEED_TYPES.get(dtype, "varchar"))
                    for new, (name, dtype) in zip(names, inferred, strict=True)]
         return table.rename_columns(names), columns
 
@@ -491,13 +491,6 @@ class SnowflakeAdapter(Adapter):
 _SEED_TYPES = {"integer": "integer", "bigint": "bigint", "double precision": "float",
                "date": "date", "timestamp without time zone": "timestamp_ntz",
                "boolean": "boolean", "text": "varchar"}
-
-
-def _override(column_types: dict[str, str], name: str) -> str | None:
-    if name in column_types:
-        return column_types[name]
-    lowered = {k.lower(): v for k, v in column_types.items()}
-    return lowered.get(name.lower())
 
 
 # -- helpers: statements --------------------------------------------------------------

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo
+from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo, seed_column_type
 from dvt_engine.adapters.relation import Relation
 from dvt_engine.errors import DatabaseError
 from dvt_engine.project.profiles import Output
@@ -314,7 +314,7 @@ class SQLiteAdapter(Adapter):
 
     def _create_and_load(self, relation: Relation, table: pa.Table,
                          overrides: dict[str, str]) -> int:
-        columns = [(f.name, _override(overrides, f.name) or sqlite_type(f.type))
+        columns = [(f.name, seed_column_type(overrides, f.name) or sqlite_type(f.type))
                    for f in table.schema]
         converters = [_python_values(f.type) for f in table.schema]
 
@@ -544,7 +544,7 @@ class SQLiteAdapter(Adapter):
             columns: list[tuple[str, str]] = []
             converters: list[Callable[[str], Any]] = []
             for i, name in enumerate(header):
-                override = _override(column_types, name)
+                override = seed_column_type(column_types, name)
                 if override:
                     columns.append((name, override))
                     converters.append(_as_written)
@@ -611,13 +611,6 @@ def _error(exc: BaseException) -> DatabaseError:
     if isinstance(exc, sqlite3.OperationalError) and str(exc) == "interrupted":
         raise KeyboardInterrupt  # cancel() during a statement: give it back as Ctrl-C
     return DatabaseError(str(exc).strip())
-
-
-def _override(column_types: dict[str, str], name: str) -> str | None:
-    if name in column_types:
-        return column_types[name]
-    lowered = {k.lower(): v for k, v in column_types.items()}
-    return lowered.get(name.lower())
 
 
 # -- helpers: Arrow in --------------------------------------------------------------------
