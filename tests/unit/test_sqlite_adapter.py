@@ -370,6 +370,41 @@ def test_attached_schemas_and_engine(sq):
     assert (sq.root / "other.db").exists()
 
 
+def test_ddl_and_catalog_calls_wait_for_other_threads_reads(adapter):
+    """One connection serves every thread: a DROP, RENAME or catalog read that overlapped
+    another thread's unfinished SELECT failed "database table is locked" (seen in CI)."""
+    adapter.write_arrow(adapter.relation(None, "main", "big"), pa.table({"x": range(20_000)}))
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                _, table = adapter.execute("select x from big order by x desc", fetch=True)
+                assert table is not None and table.num_rows == 20_000
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for t in readers:
+        t.start()
+    try:
+        for i in range(15):
+            rel = adapter.relation(None, "main", f"t{i}")
+            adapter.write_arrow(rel, pa.table({"a": [i]}))
+            assert [c.name for c in adapter.get_columns(rel)] == ["a"]
+            moved = adapter.rename_relation(rel, f"u{i}")
+            assert "main" in adapter.schemas()
+            adapter.drop_relation(moved)
+    finally:
+        stop.set()
+        for t in readers:
+            t.join()
+    assert errors == []
+    names = {r.identifier for r in adapter.list_relations_uncached("crm", "main")}
+    assert names == {"big"}
+
+
 def test_cancel_interrupts_a_running_query(adapter):
     forever = ("with recursive c(x) as (select 1 union all select x + 1 from c) "
                "select count(*) from c")

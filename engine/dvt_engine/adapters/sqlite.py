@@ -193,13 +193,24 @@ class SQLiteAdapter(Adapter):
 
     # -- statements -------------------------------------------------------------
     def _run(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        # under the lock even for one statement: on the shared connection, a DROP that
+        # overlaps another thread's unfinished SELECT fails "database table is locked"
         started = time.perf_counter()
-        try:
-            cur = self._db().execute(sql, params)
-        except sqlite3.Error as exc:
-            raise _error(exc) from None
+        with self._lock:
+            try:
+                cur = self._db().execute(sql, params)
+            except sqlite3.Error as exc:
+                raise _error(exc) from None
         self.report(sql, started)
         return cur
+
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """All rows of one statement, read under the lock (see `_run`)."""
+        with self._lock:
+            try:
+                return self._run(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise _error(exc) from None
 
     def execute(self, sql: str, fetch: bool = False) -> tuple[AdapterResponse, pa.Table | None]:
         with self._lock:
@@ -301,7 +312,7 @@ class SQLiteAdapter(Adapter):
                     self._db().execute(f"drop view if exists temp.{name}")
 
     def _view_columns(self, view: str) -> list[tuple[str, str]]:
-        rows = self._run(f"pragma temp.table_info({view})").fetchall()
+        rows = self._rows(f"pragma temp.table_info({view})")
         return [(str(r[1]), str(r[2] or "")) for r in rows]
 
     def _declared_types(self, sql: str) -> list[str] | None:
@@ -353,7 +364,7 @@ class SQLiteAdapter(Adapter):
 
     # -- catalog ------------------------------------------------------------------
     def schemas(self) -> list[str]:
-        return [str(r[1]) for r in self._run("pragma database_list").fetchall()]
+        return [str(r[1]) for r in self._rows("pragma database_list")]
 
     def schema_exists(self, database: str | None, schema: str) -> bool:
         return schema.lower() in {s.lower() for s in self.schemas()}
@@ -361,17 +372,16 @@ class SQLiteAdapter(Adapter):
     def list_relations_uncached(self, database: str, schema: str) -> list[Relation]:
         if not self.schema_exists(database, schema):
             return []
-        rows = self._run(
+        rows = self._rows(
             f"select name, type from {self.quote(schema)}.sqlite_master "
-            "where type in ('table', 'view') and name not like 'sqlite\\_%' escape '\\'"
-        ).fetchall()
+            "where type in ('table', 'view') and name not like 'sqlite\\_%' escape '\\'")
         return [self.relation(database, schema, str(name), str(kind)) for name, kind in rows]
 
     def get_columns(self, relation: Relation) -> list[ColumnInfo]:
         """Declared types as written; a column without one (an expression in
         `create table as`) has an empty type, as SQLite reports it."""
-        rows = self._run("select name, type from pragma_table_info(?, ?) order by cid",
-                         (relation.identifier or "", relation.schema or self.schema)).fetchall()
+        rows = self._rows("select name, type from pragma_table_info(?, ?) order by cid",
+                          (relation.identifier or "", relation.schema or self.schema))
         return [ColumnInfo(str(name), str(dtype or "")) for name, dtype in rows]
 
     def _kind(self, relation: Relation) -> str:
@@ -402,14 +412,19 @@ class SQLiteAdapter(Adapter):
                       (str(directory / f"{schema}.db"),))
 
     def drop_relation(self, relation: Relation) -> None:
-        kind = "VIEW" if self._kind(relation) == "view" else "TABLE"
-        self._run(self.render(exp.Drop(tables=[self.table_expr(relation)], kind=kind,
-                                       exists=True)))
+        with self._lock:  # the kind looked up is the kind dropped
+            kind = "VIEW" if self._kind(relation) == "view" else "TABLE"
+            self._run(self.render(exp.Drop(tables=[self.table_expr(relation)], kind=kind,
+                                           exists=True)))
         self.cache_dropped(relation)
 
     def rename_relation(self, relation: Relation, new_identifier: str) -> Relation:
         """Tables: ALTER TABLE RENAME. SQLite cannot rename a view: re-create it under
         the new name from its stored definition (drop + create, one transaction)."""
+        with self._lock:
+            return self._rename_locked(relation, new_identifier)
+
+    def _rename_locked(self, relation: Relation, new_identifier: str) -> Relation:
         kind = self._kind(relation)
         renamed = Relation(relation.database, relation.schema, new_identifier, kind,
                            include_policy=relation.include_policy)
@@ -420,10 +435,10 @@ class SQLiteAdapter(Adapter):
             self.cache_dropped(relation)
             self.cache_added(renamed)
             return renamed
-        row = self._run(f"select sql from {self.quote(relation.schema or self.schema)}"
-                        ".sqlite_master where type = 'view' and name = ?",
-                        (relation.identifier or "",)).fetchone()
-        match = _VIEW_BODY.match(str(row[0])) if row else None
+        rows = self._rows(f"select sql from {self.quote(relation.schema or self.schema)}"
+                          ".sqlite_master where type = 'view' and name = ?",
+                          (relation.identifier or "",))
+        match = _VIEW_BODY.match(str(rows[0][0])) if rows else None
         if match is None:
             raise DatabaseError(f"Cannot rename view {self._name(relation)}: its definition "
                                 "was not found", hint="Drop the view and run its model again.")
