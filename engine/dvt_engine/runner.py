@@ -16,6 +16,8 @@ from typing import Any
 from dvt_engine.events import EventBus, NodeFinished, NodeStarted
 from dvt_engine.manifest import Manifest, Node
 
+# after an interrupt, how often running statements are cancelled again until they end
+_RECANCEL_S = 0.2
 # statuses that stop a node's descendants from running
 FAILED = frozenset({"error", "fail", "skipped", "cancelled"})
 
@@ -200,10 +202,13 @@ class Runner:
                     uid = ready.pop(0)
                     running[pool.submit(run_one, uid)] = uid
                 try:
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    done, _ = wait(running, timeout=_RECANCEL_S, return_when=FIRST_COMPLETED)
                 except KeyboardInterrupt:
                     self.interrupt()  # running statements fail fast; queued ones are skipped
                     continue
+                if not done and self.interrupted and self.on_cancel is not None:
+                    # a statement that started just after the interrupt never saw it
+                    self.on_cancel()
                 for fut in done:
                     uid = running.pop(fut)
                     finish(uid, fut.result())

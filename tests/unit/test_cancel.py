@@ -70,3 +70,17 @@ def test_front_end_cancel(project):
     assert session.invoke(["run", "-s", "first"]).success
     result = _run_and_interrupt(session, 2, lambda: session.runner.interrupt())
     _check(project, session, result)
+
+
+def test_cancel_before_the_statement_starts(project):
+    """An interrupt that lands between a node's start and its first statement (the CI
+    flake under load): the statement that starts afterwards is cancelled too."""
+    session = _project(project)
+    assert session.invoke(["run", "-s", "first"]).success
+
+    def on_event(event):
+        if isinstance(event, NodeStarted) and event.unique_id.endswith(".slow"):
+            session.runner.interrupt()  # in the worker thread, before `slow` executes
+
+    result = session.invoke(["run", "--threads", "2"], subscriber=on_event)
+    _check(project, session, result)
