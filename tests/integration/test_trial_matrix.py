@@ -3,8 +3,8 @@ default target), Snowflake (fakesnow) and Databricks (Spark's Thrift server).
 
 Seeds land on their own targets, the seven matrix models run in one `dvt run`, and every
 landed table equals the same SQL computed by DuckDB alone over copies of the data. The
-federated models take the default route here (the inputs are small: staged on the
-target), so no local Spark session is started.
+federated models take each route in turn: inputs staged on the target (what `auto` picks
+for inputs this small), and computed in the local SparkSession, then landed.
 """
 
 from __future__ import annotations
@@ -73,10 +73,13 @@ sources:
 PROJECT = """
 name: coke
 profile: coke
+models:
+  coke:
+    +federation_route: {route}
 seeds:
   coke:
-    dim_regions: {+target: databricks}
-    dim_categories: {+target: databricks}
+    dim_regions: {{+target: databricks}}
+    dim_categories: {{+target: databricks}}
 """
 
 CUSTOMERS = [(1, "Ann", "NL", 1), (2, "Bob", "DE", 2), (3, "Cy", "NL", 3), (4, "Dee", "FR", 1)]
@@ -124,14 +127,15 @@ def _expected(sql: str) -> list[tuple[Any, ...]]:
     return sorted(con.execute(sql.format(c="c", e="e", k="k", r="r", g="g")).fetchall())
 
 
-@pytest.fixture
-def trial(tmp_path: Path, pg_db: PgDatabase, snowflake_server: SnowflakeServer,
-          databricks_server: DatabricksServer) -> Project:
+@pytest.fixture(params=["stage", "spark"])
+def trial(request: pytest.FixtureRequest, tmp_path: Path, pg_db: PgDatabase,
+          snowflake_server: SnowflakeServer, databricks_server: DatabricksServer) -> Project:
     p = Project(tmp_path / "coke")
+    p.route = request.param  # type: ignore[attr-defined]
     p.root.mkdir()
     sf_db = f"EXIM_{uuid.uuid4().hex[:8].upper()}"
     dbx_schema = f"dvt_trial_{uuid.uuid4().hex[:8]}"
-    p.write("dbt_project.yml", PROJECT)
+    p.write("dbt_project.yml", PROJECT.format(route=request.param))
     p.write("profiles.yml", PROFILES.format(
         pg_host=pg_db.host, pg_port=pg_db.port, pg_user=pg_db.user, pg_password=SECRET,
         pg_db=pg_db.dbname, sf_account=ACCOUNT, sf_user=USER, sf_password=PASSWORD,
@@ -192,4 +196,7 @@ def test_the_trial_matrix_on_postgres_snowflake_and_databricks(trial: Project) -
         ["country_code", "country_name"]
     three = next(ln for ln in run.output.splitlines()
                  if "three_way_to_databricks " in ln and " OK " in ln)
-    assert "federated with inputs staged on target databricks: 2 inputs (" in three, three
+    if trial.route == "stage":  # type: ignore[attr-defined]
+        assert "federated with inputs staged on target databricks: 2 inputs (" in three, three
+    else:  # computed in the local SparkSession, landed through Databricks' bulk path
+        assert "federated in Spark: 3 inputs (" in three, three
