@@ -116,6 +116,15 @@ class Session:
     def adapters_in_use(self) -> list[Adapter]:
         return list(self._adapters.values())
 
+    def cancel_running(self) -> None:
+        """Stop what this session is running: every adapter's statements and the Spark
+        jobs of federated models (Ctrl-C, or a front end's cancel from another thread)."""
+        for adapter in self.adapters_in_use():
+            adapter.cancel()
+        from dvt_engine.federation.spark import cancel_jobs
+
+        cancel_jobs()
+
     def close(self) -> None:
         for adapter in self._adapters.values():
             adapter.close()

@@ -334,3 +334,43 @@ def test_example_project_federates_and_shows(spark: Any, tmp_path: Path) -> None
     local = project.dvt("show", "--inline", "select count(*) as n from {{ ref('orders') }}")
     assert local.exit_code == 0, local.output
     assert local.result.data.to_pylist()[0]["n"] > 2
+
+
+def test_cancel_interrupts_the_spark_job_and_keeps_the_session(fp: FedProject) -> None:
+    """A front end's cancel (another thread) during a federated model's Spark job: the job
+    stops (uninterrupted it runs ~20 s here), the node is cancelled, nothing lands, and the
+    shared SparkSession computes the next model."""
+    import threading
+
+    from dvt_engine.events import NodeStarted
+    from dvt_engine.session import Session
+
+    fp.crm("create table nums (x integer);"
+           + "".join(f"insert into nums values ({i});" for i in range(2000)))
+    fp.write("models/slow_sources.yml", "version: 2\nsources:\n  - name: crm_nums\n"
+             "    connection: crm\n    schema: main\n    tables: [{name: nums}]\n")
+    fp.write("models/slow_fed.sql", "{{ config(materialized='table') }}\n"
+             "select sum(a.x * b.x + c.x) as s from {{ source('crm_nums', 'nums') }} a "
+             "cross join {{ source('crm_nums', 'nums') }} b "
+             "cross join {{ source('crm_nums', 'nums') }} c")
+    session = Session(fp.root, profiles_dir=str(fp.root))
+    timers: list[threading.Timer] = []
+
+    def on_event(event: object) -> None:
+        if isinstance(event, NodeStarted) and event.unique_id.endswith(".slow_fed"):
+            timers.append(threading.Timer(3.0, lambda: session.runner.interrupt()))
+            timers[-1].start()
+
+    try:
+        result = session.invoke(["run", "-s", "slow_fed"], subscriber=on_event)
+        for timer in timers:
+            timer.join()
+        assert result.exit_code == 130
+        assert [r.status for r in result.results] == ["cancelled"]
+        assert fp.duck("select count(*) from information_schema.tables "
+                       "where table_name = 'slow_fed'") == [(0,)]
+        after = session.invoke(["build", "-s", "wh_orders", "fed_join"])
+        assert after.success, [r.message for r in after.results]
+    finally:
+        session.close()
+    assert fp.duck("select count(*) from fed_join") == [(len(_expected_join()),)]

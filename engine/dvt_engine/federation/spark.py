@@ -22,7 +22,7 @@ import shutil
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +32,9 @@ from dvt_engine.errors import DatabaseError, DvtError
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
+
+# the tag on every Spark job dvt starts, so a cancel interrupts those and no others
+JOB_TAG = "dvt"
 
 # Sized for a small machine (2 cores, 24 GiB): a 1M-row toArrow needs more than the
 # default 1g driver; few shuffle partitions because inputs are small and local.
@@ -371,11 +374,50 @@ def run_to_arrow(spark: SparkSession, sql: str,
     returned naive (UTC wall clock) - for targets or columns that were naive at the source.
     """
     try:
-        df = spark.sql(sql)
-        table = df.toArrow() if hasattr(df, "toArrow") else _via_pandas(df)
+        with _tagged(spark):
+            df = spark.sql(sql)
+            table = df.toArrow() if hasattr(df, "toArrow") else _via_pandas(df)
     except Exception as exc:
         raise DatabaseError(f"Spark: {_spark_message(exc)}") from None
     return _strip_tz(table, naive_timestamps)
+
+
+def _context(spark: SparkSession) -> Any:
+    """The session's SparkContext; None under Spark Connect, which has none."""
+    try:
+        return spark.sparkContext
+    except Exception:
+        return None
+
+
+@contextlib.contextmanager
+def _tagged(spark: SparkSession) -> Iterator[None]:
+    """Tag the Spark jobs this thread starts with JOB_TAG, for `cancel_jobs`. A local
+    session needs SparkContext job tags: the session's operation tags do not reach jobs
+    that toArrow runs in its serving thread."""
+    sc = _context(spark)
+    add, remove = ((sc.addJobTag, sc.removeJobTag) if sc is not None
+                   else (spark.addTag, spark.removeTag))
+    add(JOB_TAG)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            remove(JOB_TAG)
+
+
+def cancel_jobs() -> None:
+    """Interrupt the Spark jobs dvt is running (Ctrl-C, a front end's cancel); the user's
+    own jobs in the shared session go on. Nothing to do when Spark never started."""
+    session = _session
+    if session is None:
+        return
+    with contextlib.suppress(Exception):  # a stopped or unreachable session runs nothing
+        sc = _context(session)
+        if sc is not None:
+            sc.cancelJobsWithTag(JOB_TAG)
+        else:
+            session.interruptTag(JOB_TAG)
 
 
 def _via_pandas(df: DataFrame) -> pa.Table:

@@ -116,7 +116,7 @@ def run_task(session: Session, args: argparse.Namespace, command: str,
     )
     runner = Runner(manifest, events, threads=threads,
                     fail_fast=bool(getattr(args, "fail_fast", False)),
-                    on_cancel=lambda: [a.cancel() for a in session.adapters_in_use()])
+                    on_cancel=session.cancel_running)
     session.runner = runner  # type: ignore[attr-defined]  # lets a front end cancel
     results: list[NodeResult] = []
     start_hooks, hook_error = _project_hooks(session, "on_run_start")
