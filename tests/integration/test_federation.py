@@ -336,14 +336,21 @@ def test_example_project_federates_and_shows(spark: Any, tmp_path: Path) -> None
     assert local.result.data.to_pylist()[0]["n"] > 2
 
 
-def test_cancel_interrupts_the_spark_job_and_keeps_the_session(fp: FedProject) -> None:
-    """A front end's cancel (another thread) during a federated model's Spark job: the job
+@pytest.mark.parametrize("how", ["front end", "SIGINT"])
+def test_cancel_interrupts_the_spark_job_and_keeps_the_session(fp: FedProject, how: str) -> None:
+    """A cancel during a federated model's Spark job: a front end's (another thread, the
+    model in a worker thread) or Ctrl-C's (SIGINT, the model in the main thread). The job
     stops (uninterrupted it runs ~20 s here), the node is cancelled, nothing lands, and the
     shared SparkSession computes the next model."""
+    import os
+    import signal
     import threading
 
     from dvt_engine.events import NodeStarted
     from dvt_engine.session import Session
+
+    if how == "SIGINT" and threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach only the main thread; this runner runs tests elsewhere")
 
     fp.crm("create table nums (x integer);"
            + "".join(f"insert into nums values ({i});" for i in range(2000)))
@@ -358,14 +365,18 @@ def test_cancel_interrupts_the_spark_job_and_keeps_the_session(fp: FedProject) -
 
     def on_event(event: object) -> None:
         if isinstance(event, NodeStarted) and event.unique_id.endswith(".slow_fed"):
-            timers.append(threading.Timer(3.0, lambda: session.runner.interrupt()))
+            timers.append(threading.Timer(3.0, lambda: session.runner.interrupt()
+                                          if how == "front end"
+                                          else os.kill(os.getpid(), signal.SIGINT)))
             timers[-1].start()
 
+    threads = "4" if how == "front end" else "1"
     try:
-        result = session.invoke(["run", "-s", "slow_fed"], subscriber=on_event)
+        result = session.invoke(["run", "-s", "slow_fed", "--threads", threads],
+                                subscriber=on_event)
         for timer in timers:
             timer.join()
-        assert result.exit_code == 130
+        assert result.exit_code == 130, [r.message for r in result.results]
         assert [r.status for r in result.results] == ["cancelled"]
         assert fp.duck("select count(*) from information_schema.tables "
                        "where table_name = 'slow_fed'") == [(0,)]

@@ -378,8 +378,35 @@ def run_to_arrow(spark: SparkSession, sql: str,
             df = spark.sql(sql)
             table = df.toArrow() if hasattr(df, "toArrow") else _via_pandas(df)
     except Exception as exc:
+        if _job_cancelled(exc):
+            # by a run's cancel, or by Ctrl-C: PySpark's SIGINT handler cancels every job
+            # and raises KeyboardInterrupt, which toArrow's cleanup replaces by this error
+            raise KeyboardInterrupt from None
         raise DatabaseError(f"Spark: {_spark_message(exc)}") from None
     return _strip_tz(table, naive_timestamps)
+
+
+def _job_cancelled(exc: BaseException) -> bool:
+    """Whether `exc` is Spark's report of a cancelled job (SPARK_JOB_CANCELLED and the
+    older wordings), anywhere in its Java cause chain."""
+    words = ("SPARK_JOB_CANCELLED", "cancelled part of cancelled job",
+             "cancelled as part of cancellation of all jobs")
+    return any(w in text for text in _java_messages(exc) + [str(exc)] for w in words)
+
+
+def _java_messages(exc: BaseException) -> list[str]:
+    """The messages of the Java exception behind `exc` and its causes, outermost first."""
+    throwable = getattr(exc, "_origin", None) or getattr(exc, "java_exception", None)
+    messages: list[str] = []
+    try:
+        while throwable is not None:
+            text = throwable.getMessage()
+            if text:
+                messages.append(str(text))
+            throwable = throwable.getCause()
+    except Exception:  # noqa: BLE001 - the JVM is gone: Python's text must do
+        pass
+    return messages
 
 
 def _context(spark: SparkSession) -> Any:
@@ -445,8 +472,11 @@ def _strip_tz(table: pa.Table, which: bool | Iterable[str]) -> pa.Table:
 
 
 def _spark_message(exc: BaseException) -> str:
-    """The useful first line of a Spark error (no JVM stack trace)."""
+    """The useful first line of a Spark error (no JVM stack trace). A bare Py4J error says
+    only "An error occurred while calling o69.getResult": then the innermost Java cause."""
     text = getattr(exc, "getMessage", lambda: str(exc))() if hasattr(exc, "getMessage") else str(exc)
+    if str(text).startswith("An error occurred while calling"):
+        text = next(reversed(_java_messages(exc)), text)
     lines = [ln for ln in str(text).strip().splitlines() if ln.strip()]
     return lines[0] if lines else type(exc).__name__
 
@@ -515,16 +545,8 @@ def jdbc_to_view(spark: SparkSession, url: str, properties: dict[str, str], quer
 def _root_message(exc: BaseException) -> str:
     """The first line of the innermost Java cause: the driver's own words (`FATAL: password
     authentication failed ...`), not Spark's wrapper (`Couldn't connect to the database`)."""
-    throwable = getattr(exc, "_origin", None) or getattr(exc, "java_exception", None)
-    message = None
-    try:
-        while throwable is not None:
-            text = throwable.getMessage()
-            message = str(text) if text else message
-            throwable = throwable.getCause()
-    except Exception:  # noqa: BLE001 - the JVM is gone: Python's text must do
-        pass
-    lines = [ln.strip() for ln in (message or "").splitlines() if ln.strip()]
+    message = next(reversed(_java_messages(exc)), "")
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
     return lines[0] if lines else _spark_message(exc)
 
 
