@@ -243,9 +243,14 @@ def _driver_version(adapter_type: str) -> str | None:
 
         return sqlite3.sqlite_version
     try:
-        return metadata.version(adapter_type)
+        return metadata.version(_DRIVERS.get(adapter_type, adapter_type))
     except metadata.PackageNotFoundError:
         return None
+
+
+# the Python package that talks to each engine (whose version `debug` reports)
+_DRIVERS = {"postgres": "psycopg", "snowflake": "snowflake-connector-python",
+            "databricks": "databricks-sql-connector"}
 
 
 def _redact(value: Any) -> Any:

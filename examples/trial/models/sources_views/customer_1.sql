@@ -1,0 +1,2 @@
+{{ config(tags=['STG']) }}
+select * from {{ source('Postgres', 'customers_db_1') }}

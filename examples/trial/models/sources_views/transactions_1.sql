@@ -1,0 +1,1 @@
+select * from {{ source('Postgres', 'transactions_a') }}

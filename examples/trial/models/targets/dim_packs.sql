@@ -1,0 +1,1 @@
+select pack_id, pack_name, category_id, price from {{ ref('packs_db') }}
