@@ -89,6 +89,18 @@ def test_seed_column_types_and_delimiter(pg_project: PgProject) -> None:
         "('sku', 'price') order by column_name") == [(None, 10, 2), (5, None, None)]
 
 
+def test_seed_with_windows_line_endings(pg_project: PgProject) -> None:
+    """CRLF files (Excel, Python's csv module): COPY refuses mixed line endings, so the
+    last line must end as the others do; with and without a final newline."""
+    (pg_project.root / "seeds").mkdir(exist_ok=True)
+    (pg_project.root / "seeds" / "crlf.csv").write_bytes(b"id,name\r\n1,ann\r\n2,bob\r\n")
+    (pg_project.root / "seeds" / "crlf_open.csv").write_bytes(b"id,name\r\n1,ann\r\n2,bob")
+    _assert_ok(pg_project.dvt("seed"))
+    for name in ("crlf", "crlf_open"):
+        assert pg_project.query(f"select id, name from analytics.{name} order by id") == [
+            (1, "ann"), (2, "bob")]
+
+
 def test_reseed_keeps_dependent_view_and_changed_columns_name_it(pg_project: PgProject) -> None:
     pg_project.write("seeds/s.csv", "id,v\n1,a\n2,b\n")
     pg_project.write("models/over_s.sql", "select id, v from {{ ref('s') }}")

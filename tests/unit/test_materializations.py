@@ -434,3 +434,18 @@ def test_parallel_rebuilds_with_threads(project):
     assert project.query("select sum(id) from (" + " union all ".join(
         f"select id from i{i}" for i in range(12)) + ")") == [(66,)]
     assert not any("__dbt_tmp" in t for t in _tables(project))
+
+
+def test_schema_created_after_a_lookup_found_it_empty(project):
+    """A lookup in a schema that does not exist yet caches an empty listing; creating the
+    schema afterwards must still happen (it was skipped once the listing was cached)."""
+    from dvt_engine.session import Session
+
+    session = Session(project.root, profiles_dir=str(project.root))
+    try:
+        adapter = session.adapter()
+        assert adapter.get_relation(adapter.database, "fresh", "t") is None
+        adapter.create_schema(adapter.database, "fresh")
+        assert adapter.schema_exists(adapter.database, "fresh")
+    finally:
+        session.close()

@@ -7,6 +7,7 @@ own SQL is embedded as text (it is the user's, in the target's dialect already).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -70,6 +71,22 @@ class Adapter:
     # (Snowflake), or None where names match whatever their case (DuckDB, SQLite, Spark)
     identifier_folding: ClassVar[str | None] = None
 
+    # profile keys holding this output's secret (first set one wins): scrubbed from errors
+    secret_keys: ClassVar[tuple[str, ...]] = ()
+
+    # DROP's keyword for each kind of relation; any other kind is dropped as a table
+    drop_keywords: ClassVar[dict[str, str]] = {"view": "view"}
+    # after DROP's name: " cascade" drops the views that read the relation too (dbt-postgres)
+    drop_suffix: ClassVar[str] = ""
+    # a relation of unknown type: ask the catalog what it is before dropping it. DuckDB
+    # does not (it drops a table, without the query)
+    drop_looks_up_kind: ClassVar[bool] = False
+    # RENAME TO takes the whole new name: Snowflake puts a bare one in the session's
+    # current schema
+    rename_to_qualified: ClassVar[bool] = False
+    # after CREATE TABLE's column list (Databricks: " using delta")
+    table_options: ClassVar[str] = ""
+
     def __init__(self, output: Output, project_root: Path) -> None:
         self.output = output
         self.project_root = project_root
@@ -77,6 +94,7 @@ class Adapter:
         # reach logs/dvt.log); adapters know nothing of events
         self.on_statement: Callable[[str, str, float], None] | None = None
         self._engine: sqlalchemy.Engine | None = None
+        self._engine_lock = threading.Lock()
         self._relations: dict[tuple[str, str], dict[str, Relation]] = {}
         self._cache_lock = threading.Lock()
 
@@ -92,6 +110,29 @@ class Adapter:
     @property
     def schema(self) -> str:
         return self.output.schema
+
+    def _setting(self, *keys: str, default: Any = None) -> Any:
+        """The first of `keys` set (not empty) in the profile output, else `default`."""
+        for key in keys:
+            value = self.output.settings.get(key)
+            if value is not None and value != "":
+                return value
+        return default
+
+    @property
+    def _secret(self) -> str | None:
+        value = self._setting(*self.secret_keys)
+        return None if value is None else str(value)
+
+    def _scrub(self, text: str) -> str:
+        """`text` without the secret, as written or URL-encoded (as a URL carries it)."""
+        secret = self._secret
+        if secret:
+            from urllib.parse import quote
+
+            for form in {secret, quote(secret, safe="")}:
+                text = text.replace(form, "****")
+        return text
 
     quote_char: ClassVar[str] = '"'
 
@@ -133,7 +174,15 @@ class Adapter:
 
     @property
     def engine(self) -> sqlalchemy.Engine:
-        """A SQLAlchemy Engine on this output, for users (pandas.read_sql, notebooks)."""
+        """A SQLAlchemy Engine on this output, for users (pandas.read_sql, notebooks);
+        made on first use."""
+        if self._engine is None:
+            with self._engine_lock:
+                if self._engine is None:
+                    self._engine = self._create_engine()
+        return self._engine
+
+    def _create_engine(self) -> sqlalchemy.Engine:
         raise NotImplementedError
 
     def execute(self, sql: str, fetch: bool = False) -> tuple[AdapterResponse, pa.Table | None]:
@@ -160,6 +209,11 @@ class Adapter:
 
     def write_arrow(self, relation: Relation, table: pa.Table) -> int:
         raise NotImplementedError
+
+    @property
+    def arrow_transport(self) -> str:
+        """How read_arrow moves rows, for the federation log line."""
+        return "Arrow"
 
     def debug(self) -> str:
         """Check the connection; return a short OK text or raise."""
@@ -208,7 +262,9 @@ class Adapter:
     # -- DDL ----------------------------------------------------------------------
     def create_schema(self, database: str | None, schema: str) -> None:
         key = ((database or "").lower(), schema.lower())
-        if key in self._relations or self.schema_exists(database, schema):
+        # a cached listing with relations proves the schema is there; an empty one may be
+        # that of a schema not created yet
+        if self._relations.get(key) or self.schema_exists(database, schema):
             return  # a read is cheaper than a DDL statement, which commits
         self.execute(f"create schema if not exists {self.qualified(database, schema)}")
 
@@ -226,20 +282,51 @@ class Adapter:
         """Quoted dotted name of the given parts, skipping empty ones."""
         return ".".join(self.quote(p) for p in parts if p)
 
+    def ddl_name(self, relation: Relation) -> str:
+        """The relation's name in DROP and RENAME: every part quoted. Snowflake and
+        Databricks render the relation itself (its quote policy, its quote character)."""
+        return self.qualified(relation.database, relation.schema, relation.identifier)
+
+    def _drop_kind(self, relation: Relation) -> str | None:
+        if relation.type is None and self.drop_looks_up_kind:
+            known = self.get_relation(relation.database, relation.schema or "",
+                                      relation.identifier or "")
+            return known.type if known is not None else "table"
+        return relation.type
+
     def drop_relation(self, relation: Relation) -> None:
-        kind = "view" if relation.type == "view" else "table"
-        self.execute(f"drop {kind} if exists "
-                     f"{self.qualified(relation.database, relation.schema, relation.identifier)}")
+        keyword = self.drop_keywords.get(self._drop_kind(relation) or "table", "table")
+        self.execute(f"drop {keyword} if exists {self.ddl_name(relation)}{self.drop_suffix}")
         self.cache_dropped(relation)
 
     def rename_relation(self, relation: Relation, new_identifier: str) -> Relation:
         kind = "view" if relation.type == "view" else "table"
-        name = self.qualified(relation.database, relation.schema, relation.identifier)
-        self.execute(f"alter {kind} {name} rename to {self.quote(new_identifier)}")
+        renamed = relation.incorporate(path={"identifier": new_identifier})
+        new_name = self.ddl_name(renamed) if self.rename_to_qualified \
+            else self.quote(new_identifier)
+        self.execute(f"alter {kind} {self.ddl_name(relation)} rename to {new_name}")
         self.cache_dropped(relation)
-        renamed = Relation(relation.database, relation.schema, new_identifier, relation.type)
         self.cache_added(renamed)
         return renamed
+
+    def _create_table_sql(self, relation: Relation, columns: list[tuple[str, str]]) -> str:
+        defs = ", ".join(f"{self.quote(name)} {dtype}" for name, dtype in columns)
+        return f"create table {self.ddl_name(relation)} ({defs}){self.table_options}"
+
+    def _create_and_fill(self, relation: Relation, columns: list[tuple[str, str]],
+                         fill: Callable[[], None]) -> None:
+        """CREATE TABLE `relation` with `columns`, then `fill()` it. Where DDL commits on
+        its own, a failed fill drops the table: nothing else would take it back."""
+        self.execute(self._create_table_sql(relation, columns))
+        try:
+            fill()
+        except BaseException:
+            from dvt_engine.errors import DatabaseError
+
+            with contextlib.suppress(DatabaseError):
+                self.drop_relation(relation.incorporate(type="table"))
+            raise
+        self.cache_added(relation.incorporate(type="table"))
 
     def create_view_as(self, relation: Relation, sql: str) -> AdapterResponse:
         resp, _ = self.execute(f"create or replace view {relation} as (\n{sql}\n)")
@@ -321,6 +408,35 @@ class Adapter:
         """Reload the seed into the existing table `relation` in place (keeping what depends
         on it) and return the rows, or None to build aside and swap instead (the default)."""
         return None
+
+
+def plain_schema(table: pa.Table) -> pa.Table:
+    """`table` without the per-field metadata drivers attach (Snowflake's logicalType,
+    Spark's comments), which other engines ignore or trip on."""
+    import pyarrow as pa
+
+    if not any(f.metadata for f in table.schema):
+        return table
+    return table.cast(pa.schema([pa.field(f.name, f.type, f.nullable) for f in table.schema]))
+
+
+def text_batches(table: pa.Table, render: Callable[[tuple[Any, ...]], str], limit: int,
+                 sep: str) -> Iterator[str]:
+    """`table`'s rows, each rendered as text, joined by `sep` into texts of at most about
+    `limit` characters (a longer row goes alone): one bounded INSERT each."""
+    parts: list[str] = []
+    size = 0
+    for batch in table.to_batches(max_chunksize=10_000):
+        cols = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+        for row in zip(*cols, strict=True):
+            text = render(row)
+            if parts and size + len(text) > limit:
+                yield sep.join(parts)
+                parts, size = [], 0
+            parts.append(text)
+            size += len(text) + len(sep)
+    if parts:
+        yield sep.join(parts)
 
 
 def seed_column_type(column_types: dict[str, str], name: str) -> str | None:

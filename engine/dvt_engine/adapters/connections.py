@@ -6,9 +6,10 @@ threads come and go, so what a finished thread held is released when another ask
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 C = TypeVar("C")
 
@@ -52,3 +53,9 @@ class ThreadConnections(Generic[C]):
             self._conns.clear()
         for conn in conns:
             self._release(conn)
+
+
+def quiet_close(conn: Any) -> None:
+    """Close a driver connection that may be broken already; nothing more to do then."""
+    with contextlib.suppress(Exception):
+        conn.close()

@@ -19,7 +19,6 @@ INSERT ... SELECT cast(col AS type) FROM VALUES (...) in batches (one parse per 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import decimal
 import math
@@ -29,8 +28,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo, seed_column_type
-from dvt_engine.adapters.connections import ThreadConnections
+from dvt_engine.adapters.base import (
+    Adapter,
+    AdapterResponse,
+    ColumnInfo,
+    plain_schema,
+    seed_column_type,
+    text_batches,
+)
+from dvt_engine.adapters.connections import ThreadConnections, quiet_close
 from dvt_engine.adapters.relation import Relation
 from dvt_engine.errors import DatabaseError, ProjectError
 from dvt_engine.project.profiles import Output
@@ -49,39 +55,28 @@ class DatabricksAdapter(Adapter):
     dialect = "databricks"
     supports_transactional_ddl = False
     quote_char = "`"
+    table_options = " using delta"
+    secret_keys = ("token", "access_token")
+    drop_looks_up_kind = True
+    rename_to_qualified = True
 
     def __init__(self, output: Output, project_root: Path) -> None:
         super().__init__(output, project_root)
-        self._conns: ThreadConnections[Any] = ThreadConnections(self._connect, _quiet_close)
+        self._conns: ThreadConnections[Any] = ThreadConnections(self._connect, quiet_close)
         self._schemas_made: set[tuple[str, str]] = set()
 
     # -- identity ---------------------------------------------------------------
-    def _setting(self, *keys: str, default: Any = None) -> Any:
-        for key in keys:
-            value = self.output.settings.get(key)
-            if value is not None and value != "":
-                return value
-        return default
-
     @property
     def database(self) -> str:
         return str(self._setting("catalog", "database", default=""))
-
-    def quote(self, identifier: str) -> str:
-        return f"`{identifier.replace('`', '``')}`"
 
     def relation(self, database: str | None, schema: str | None, identifier: str | None,
                  type: str | None = None) -> Relation:
         # no catalog configured: two-part names (the session's default catalog)
         return Relation(database or None, schema, identifier, type, quote_char="`")
 
-    def qualified(self, *parts: str | None) -> str:
-        return ".".join(self.quote(p) for p in parts if p)
-
-    @property
-    def _token(self) -> str | None:
-        value = self._setting("token", "access_token")
-        return None if value is None else str(value)
+    def ddl_name(self, relation: Relation) -> str:
+        return str(relation)  # backticks; two parts without a catalog
 
     # -- connection -------------------------------------------------------------
     def _connect_args(self) -> dict[str, Any]:
@@ -91,7 +86,7 @@ class DatabricksAdapter(Adapter):
             raise ProjectError(
                 f"Output '{self.name}' (databricks) is missing: {', '.join(missing)}",
                 hint="Set host, http_path, token, catalog and schema in profiles.yml.")
-        if not self._token:
+        if not self._secret:
             raise ProjectError(
                 f"Output '{self.name}' (databricks) has no token",
                 hint="Set `token:` (a personal access token) in profiles.yml; only token "
@@ -101,7 +96,7 @@ class DatabricksAdapter(Adapter):
         args: dict[str, Any] = {
             "server_hostname": host,
             "http_path": str(self._setting("http_path", default="")),
-            "access_token": self._token,
+            "access_token": self._secret,
             "user_agent_entry": "dvt",
             "_socket_timeout": int(self._setting("connect_timeout", default=900)),
             "_retry_stop_after_attempts_count": int(self._setting("connect_retries",
@@ -115,8 +110,7 @@ class DatabricksAdapter(Adapter):
             args["schema"] = self.schema
         return args
 
-    @property
-    def engine(self) -> sqlalchemy.Engine:
+    def _create_engine(self) -> sqlalchemy.Engine:
         raise ProjectError(
             f"Output '{self.name}' (databricks) has no SQLAlchemy engine yet",
             hint="Use the adapter's read_arrow, or databricks-sqlalchemy directly.")
@@ -140,10 +134,6 @@ class DatabricksAdapter(Adapter):
 
     def close(self) -> None:
         self._conns.close()
-
-    def _scrub(self, text: str) -> str:
-        token = self._token
-        return text.replace(token, "****") if token else text
 
     # -- statements -------------------------------------------------------------
     def execute(self, sql: str, fetch: bool = False) -> tuple[AdapterResponse, pa.Table | None]:
@@ -173,10 +163,6 @@ class DatabricksAdapter(Adapter):
     def transaction(self) -> Iterator[None]:
         # Databricks SQL has no multi-statement transactions: each statement commits
         yield
-
-    @property
-    def arrow_transport(self) -> str:
-        return "Arrow"
 
     # -- catalog ----------------------------------------------------------------
     def list_relations_uncached(self, database: str, schema: str) -> list[Relation]:
@@ -224,23 +210,6 @@ class DatabricksAdapter(Adapter):
         return out
 
     # -- DDL --------------------------------------------------------------------
-    def drop_relation(self, relation: Relation) -> None:
-        kind = relation.type
-        if kind is None:
-            known = self.get_relation(relation.database, relation.schema or "",
-                                      relation.identifier or "")
-            kind = known.type if known is not None else "table"
-        self.execute(f"drop {'view' if kind == 'view' else 'table'} if exists {relation}")
-        self.cache_dropped(relation)
-
-    def rename_relation(self, relation: Relation, new_identifier: str) -> Relation:
-        kind = "view" if relation.type == "view" else "table"
-        renamed = relation.incorporate(path={"identifier": new_identifier})
-        self.execute(f"alter {kind} {relation} rename to {renamed}")
-        self.cache_dropped(relation)
-        self.cache_added(renamed)
-        return renamed
-
     def create_view_as(self, relation: Relation, sql: str) -> AdapterResponse:
         resp, _ = self.execute(f"create or replace view {relation} as\n{sql}\n")
         return resp
@@ -271,19 +240,9 @@ class DatabricksAdapter(Adapter):
     # -- Arrow writes -----------------------------------------------------------
     def write_arrow(self, relation: Relation, table: pa.Table) -> int:
         columns = [(f.name, _spark_type(f.type)) for f in table.schema]
-        self._create_empty(relation, columns)
-        try:
-            self._insert_values(relation, columns, table)
-        except BaseException:
-            with contextlib.suppress(DatabaseError):
-                self.drop_relation(relation.incorporate(type="table"))
-            raise
-        self.cache_added(relation.incorporate(type="table"))
+        self._create_and_fill(relation, columns,
+                              lambda: self._insert_values(relation, columns, table))
         return table.num_rows
-
-    def _create_empty(self, relation: Relation, columns: list[tuple[str, str]]) -> None:
-        defs = ", ".join(f"{self.quote(n)} {t}" for n, t in columns)
-        self.execute(f"create table {relation} ({defs}) using delta")
 
     def _insert_values(self, relation: Relation, columns: list[tuple[str, str]],
                        table: pa.Table) -> None:
@@ -315,7 +274,7 @@ class DatabricksAdapter(Adapter):
             table = _read_non_csv(path)
             columns = [(f.name, seed_column_type(column_types, f.name) or _spark_type(f.type))
                        for f in table.schema]
-        self._create_empty(relation, columns)
+        self.execute(self._create_table_sql(relation, columns))
         try:
             self._insert_values(relation, columns, table)
         except DatabaseError as exc:
@@ -341,11 +300,6 @@ _SEED_TYPES = {"integer": "bigint", "bigint": "bigint", "double precision": "dou
                "boolean": "boolean", "text": "string"}
 
 
-def _quiet_close(conn: Any) -> None:
-    with contextlib.suppress(Exception):
-        conn.close()
-
-
 def _one_line(exc: BaseException) -> str:
     text = str(getattr(exc, "message", None) or exc)
     return " ".join(text.split())
@@ -356,11 +310,7 @@ def _fetch_arrow(cur: Any) -> pa.Table:
 
     if not cur.description:
         return pa.table({})
-    table = cur.fetchall_arrow()
-    if any(f.metadata for f in table.schema):
-        table = table.cast(pa.schema([pa.field(f.name, f.type, f.nullable)
-                                      for f in table.schema]))
-    return table
+    return plain_schema(cur.fetchall_arrow())
 
 
 def _spark_type(typ: pa.DataType) -> str:
@@ -423,16 +373,5 @@ def _literal(v: Any) -> str:
 
 def _value_batches(table: pa.Table) -> Iterator[str]:
     """`(v, v), (v, v)...` texts, each under the batch size."""
-    parts: list[str] = []
-    size = 0
-    for batch in table.to_batches(max_chunksize=10_000):
-        cols = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-        for row in zip(*cols, strict=True):
-            text = "(" + ", ".join(_literal(v) for v in row) + ")"
-            if parts and size + len(text) > _BATCH_CHARS:
-                yield ", ".join(parts)
-                parts, size = [], 0
-            parts.append(text)
-            size += len(text) + 2
-    if parts:
-        yield ", ".join(parts)
+    return text_batches(table, lambda row: "(" + ", ".join(_literal(v) for v in row) + ")",
+                        _BATCH_CHARS, ", ")

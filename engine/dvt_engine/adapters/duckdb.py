@@ -124,19 +124,14 @@ class DuckDBAdapter(Adapter):
         self._local = threading.local()
         self._cursors = []
 
-    @property
-    def engine(self) -> sqlalchemy.Engine:
-        if self._engine is None:
-            import sqlalchemy
-            from duckdb_engine import ConnectionWrapper
+    def _create_engine(self) -> sqlalchemy.Engine:
+        import sqlalchemy
+        from duckdb_engine import ConnectionWrapper
 
-            self.open()
-            db = self._db
-            assert db is not None
-            self._engine = sqlalchemy.create_engine(
-                "duckdb://", creator=lambda: ConnectionWrapper(db.cursor())
-            )
-        return self._engine
+        self.open()
+        db = self._db
+        assert db is not None
+        return sqlalchemy.create_engine("duckdb://", creator=lambda: ConnectionWrapper(db.cursor()))
 
     def execute(self, sql: str, fetch: bool = False) -> tuple[AdapterResponse, pa.Table | None]:
         cur = self._cursor()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +26,7 @@ from urllib.parse import quote as urlquote
 from sqlglot import exp
 
 from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo, seed_column_type
-from dvt_engine.adapters.connections import ThreadConnections
+from dvt_engine.adapters.connections import ThreadConnections, quiet_close
 from dvt_engine.adapters.relation import Relation
 from dvt_engine.errors import DatabaseError, ProjectError
 from dvt_engine.project.profiles import Output
@@ -68,31 +67,23 @@ class PostgresAdapter(Adapter):
     identifier_folding = "lower"
     type = "postgres"
     dialect = "postgres"
+    secret_keys = ("password", "pass")
+    # as dbt-postgres: `cascade`, so views reading the relation go with it
+    drop_keywords = {"view": "view", "materialized_view": "materialized view"}
+    drop_suffix = " cascade"
+    drop_looks_up_kind = True
 
     def __init__(self, output: Output, project_root: Path) -> None:
         super().__init__(output, project_root)
         # runner threads come and go: what dead ones held goes back, or the pool runs dry
         self._conns: ThreadConnections[_Conn] = ThreadConnections(self._connect, _release)
-        self._lock = threading.Lock()
         self._schemas_made: set[str] = set()
         self.use_adbc = _adbc_available()  # tests turn it off to exercise the COPY paths
 
     # -- identity ---------------------------------------------------------------
-    def _setting(self, *keys: str, default: Any = None) -> Any:
-        for key in keys:
-            value = self.output.settings.get(key)
-            if value is not None and value != "":
-                return value
-        return default
-
     @property
     def database(self) -> str:
         return str(self._setting("dbname", "database", default=""))
-
-    @property
-    def _password(self) -> str | None:
-        value = self._setting("password", "pass")
-        return None if value is None else str(value)
 
     def _require(self) -> dict[str, Any]:
         """The connection settings dbt-postgres requires, or a ProjectError naming the gaps."""
@@ -121,21 +112,13 @@ class PostgresAdapter(Adapter):
         return opts
 
     # -- connection -------------------------------------------------------------
-    @property
-    def engine(self) -> sqlalchemy.Engine:
-        if self._engine is None:
-            with self._lock:
-                if self._engine is None:
-                    self._engine = self._create_engine()
-        return self._engine
-
     def _create_engine(self) -> sqlalchemy.Engine:
         import sqlalchemy
         from sqlalchemy.pool import QueuePool
 
         params = self._require()
         url = sqlalchemy.URL.create(
-            "postgresql+psycopg", username=str(params["user"]), password=self._password,
+            "postgresql+psycopg", username=str(params["user"]), password=self._secret,
             host=str(params["host"]), port=params["port"], database=str(params["dbname"]))
         threads = max(self.output.threads, 1)
         # no cap on overflow: a run's threads (the default target's, --threads) can exceed
@@ -190,13 +173,6 @@ class PostgresAdapter(Adapter):
         self._conns.forget(conn)
         with contextlib.suppress(Exception):  # already broken; nothing more to do
             conn.pooled.invalidate()
-
-    def _scrub(self, text: str) -> str:
-        secret = self._password
-        if secret:
-            for form in {secret, urlquote(secret, safe="")}:
-                text = text.replace(form, "****")
-        return text
 
     def _error(self, exc: BaseException, **kw: Any) -> PostgresDatabaseError:
         return PostgresDatabaseError(self._scrub(_pg_message(exc)),
@@ -289,10 +265,6 @@ class PostgresAdapter(Adapter):
             self._after_error(conn)
             raise self._error(exc) from None
 
-    def debug(self) -> str:
-        self.execute("select 1", fetch=True)
-        return "OK connection ok"
-
     # -- Arrow ------------------------------------------------------------------
     def read_arrow(self, sql: str) -> pa.Table:
         conn = self._conn()
@@ -315,7 +287,7 @@ class PostgresAdapter(Adapter):
                 cur.execute(sql)
                 table = cur.fetch_arrow_table()
         except Exception:
-            _quiet_close(conn.adbc)
+            quiet_close(conn.adbc)
             conn.adbc = None
             raise
         self.report(sql, started)
@@ -335,8 +307,8 @@ class PostgresAdapter(Adapter):
     def _uri(self) -> str:
         params = self._require()
         auth = urlquote(str(params["user"]), safe="")
-        if self._password is not None:
-            auth += ":" + urlquote(self._password, safe="")
+        if self._secret is not None:
+            auth += ":" + urlquote(self._secret, safe="")
         query = "&".join(f"{k}={urlquote(v, safe='')}" for k, v in self._libpq_options().items())
         return (f"postgresql://{auth}@{params['host']}:{params['port']}/"
                 f"{urlquote(str(params['dbname']), safe='')}?{query}")
@@ -344,7 +316,6 @@ class PostgresAdapter(Adapter):
     # -- federation: Spark's JDBC reader (federation/transport.py) -------------------
     @property
     def arrow_transport(self) -> str:
-        """How read_arrow moves rows, for the federation log line."""
         return "ADBC" if self.use_adbc else "COPY"
 
     def jdbc_source(self) -> tuple[str, dict[str, str]]:
@@ -355,8 +326,8 @@ class PostgresAdapter(Adapter):
         props = {"driver": "org.postgresql.Driver", "user": str(params["user"]),
                  "ApplicationName": opts["application_name"],
                  "connectTimeout": opts["connect_timeout"]}
-        if self._password is not None:
-            props["password"] = self._password
+        if self._secret is not None:
+            props["password"] = self._secret
         if "sslmode" in opts:
             props["sslmode"] = opts["sslmode"]
         if "options" in opts:
@@ -528,18 +499,6 @@ class PostgresAdapter(Adapter):
                 raise
         self._schemas_made.add(schema)
 
-    def drop_relation(self, relation: Relation) -> None:
-        """As dbt-postgres: `cascade`, so views reading the relation go with it."""
-        kind = relation.type
-        if kind is None:
-            known = self.get_relation(relation.database, relation.schema or "",
-                                      relation.identifier or "")
-            kind = known.type if known is not None else "table"
-        keyword = {"view": "VIEW", "materialized_view": "MATERIALIZED VIEW"}.get(kind, "TABLE")
-        self.execute(self.render(exp.Drop(tables=[self.table_expr(relation)], kind=keyword,
-                                          exists=True, cascade=True)))
-        self.cache_dropped(relation)
-
     def create_view_as(self, relation: Relation, sql: str) -> AdapterResponse:
         """`create or replace view` keeps the views that read this one, but PostgreSQL
         refuses it when columns are renamed, dropped or retyped: then drop and create,
@@ -700,7 +659,7 @@ def _adbc_available() -> bool:
 def _release(conn: _Conn) -> None:
     _quiet_rollback(conn.raw)
     if conn.adbc is not None:
-        _quiet_close(conn.adbc)
+        quiet_close(conn.adbc)
     with contextlib.suppress(Exception):  # a broken connection may fail to close
         conn.pooled.close()  # back to the pool
 
@@ -711,11 +670,6 @@ def _quiet_rollback(raw: Any) -> None:
             raw.rollback()
     except Exception:  # noqa: BLE001 - the connection is gone; the pool replaces it
         pass
-
-
-def _quiet_close(obj: Any) -> None:
-    with contextlib.suppress(Exception):
-        obj.close()
 
 
 def _one_line(exc: BaseException) -> str:
@@ -978,18 +932,22 @@ _TRAILING_NEWLINES = re.compile(rb"[\r\n]+$")
 
 def _stream_csv(fh: Any, copy: Any) -> None:
     """The file to COPY in chunks; trailing blank lines (which COPY would read as rows)
-    are dropped."""
+    are dropped. The last line ends as the first does: COPY takes its line ending from
+    the first line and refuses a file that mixes them (CRLF files, from Windows tools)."""
     pending = b""
+    eol = b""
     while True:
         chunk = fh.read(_COPY_CHUNK)
         if not chunk:
             break
+        if not eol:
+            eol = b"\r\n" if b"\r\n" in chunk.split(b"\n", 1)[0] + b"\n" else b"\n"
         if pending:
             copy.write(pending)
         pending = chunk
     pending = _TRAILING_NEWLINES.sub(b"", pending)
     if pending:
-        copy.write(pending + b"\n")
+        copy.write(pending + eol)
 
 
 def csv_cells_and_types(path: Path, delimiter: str) -> tuple[pa.Table, list[tuple[str, str]]]:

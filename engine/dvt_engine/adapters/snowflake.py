@@ -20,16 +20,21 @@ import contextlib
 import json
 import math
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote as urlquote
 
-from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo, seed_column_type
-from dvt_engine.adapters.connections import ThreadConnections
+from dvt_engine.adapters.base import (
+    Adapter,
+    AdapterResponse,
+    ColumnInfo,
+    plain_schema,
+    seed_column_type,
+    text_batches,
+)
+from dvt_engine.adapters.connections import ThreadConnections, quiet_close
 from dvt_engine.adapters.relation import Relation
 from dvt_engine.errors import DatabaseError, ProjectError
 from dvt_engine.project.profiles import Output
@@ -60,32 +65,23 @@ class SnowflakeAdapter(Adapter):
     type = "snowflake"
     dialect = "snowflake"
     supports_transactional_ddl = False
+    secret_keys = ("password",)
+    drop_keywords = {"view": "view", "materialized_view": "materialized view"}
+    drop_looks_up_kind = True
+    rename_to_qualified = True
 
     def __init__(self, output: Output, project_root: Path) -> None:
         super().__init__(output, project_root)
         self._conns: ThreadConnections[_Conn] = ThreadConnections(
-            lambda: _Conn(self._connect()), lambda conn: _quiet_close(conn.raw))
-        self._lock = threading.Lock()
+            lambda: _Conn(self._connect()), lambda conn: quiet_close(conn.raw))
         self._schemas_made: set[tuple[str, str]] = set()
         self._quoting = dict(_DEFAULT_QUOTING)
         self._write_pandas_ok = True  # set off after the first failure (e.g. no PUT support)
 
     # -- identity ---------------------------------------------------------------
-    def _setting(self, *keys: str, default: Any = None) -> Any:
-        for key in keys:
-            value = self.output.settings.get(key)
-            if value is not None and value != "":
-                return value
-        return default
-
     @property
     def database(self) -> str:
         return str(self._setting("database", default=""))
-
-    @property
-    def _password(self) -> str | None:
-        value = self._setting("password")
-        return None if value is None else str(value)
 
     def set_project_quoting(self, quoting: dict[str, Any] | None) -> None:
         """dbt_project.yml's `quoting:` (database / schema / identifier), as dbt honours it."""
@@ -96,6 +92,9 @@ class SnowflakeAdapter(Adapter):
     def relation(self, database: str | None, schema: str | None, identifier: str | None,
                  type: str | None = None) -> Relation:
         return Relation(database, schema, identifier, type, quote_policy=dict(self._quoting))
+
+    def ddl_name(self, relation: Relation) -> str:
+        return str(relation)  # its quote policy: unquoted names fold to upper case
 
     def _stored(self, name: str, quoted: bool) -> str:
         """The name as Snowflake stores it: unquoted simple names fold to upper case."""
@@ -125,8 +124,8 @@ class SnowflakeAdapter(Adapter):
                                 "application": "dvt",
                                 "login_timeout": int(self._setting("connect_timeout",
                                                                    default=30))}
-        if self._password is not None:
-            args["password"] = self._password
+        if self._secret is not None:
+            args["password"] = self._secret
         if authenticator:
             args["authenticator"] = str(authenticator)
         for key in ("role", "database", "warehouse", "schema"):
@@ -145,17 +144,9 @@ class SnowflakeAdapter(Adapter):
             args["session_parameters"] = {"QUERY_TAG": str(self._setting("query_tag"))}
         return args
 
-    @property
-    def engine(self) -> sqlalchemy.Engine:
-        """A SQLAlchemy Engine (snowflake-sqlalchemy) for notebooks; the adapter itself
-        talks to the connector directly."""
-        if self._engine is None:
-            with self._lock:
-                if self._engine is None:
-                    self._engine = self._create_engine()
-        return self._engine
-
     def _create_engine(self) -> sqlalchemy.Engine:
+        """snowflake-sqlalchemy, for notebooks; the adapter itself talks to the connector
+        directly."""
         import sqlalchemy
 
         args = self._connect_args()
@@ -197,13 +188,6 @@ class SnowflakeAdapter(Adapter):
     def close(self) -> None:
         self._conns.close()
         super().close()
-
-    def _scrub(self, text: str) -> str:
-        secret = self._password
-        if secret:
-            for form in {secret, urlquote(secret, safe="")}:
-                text = text.replace(form, "****")
-        return text
 
     def _error(self, exc: BaseException, **kw: Any) -> DatabaseError:
         return DatabaseError(self._scrub(_sf_message(exc)), **kw)
@@ -273,30 +257,10 @@ class SnowflakeAdapter(Adapter):
             self.execute("commit")
 
     # -- Arrow ------------------------------------------------------------------
-    def read_arrow(self, sql: str) -> pa.Table:
-        _, table = self.execute(sql, fetch=True)
-        assert table is not None
-        return table
-
-    @property
-    def arrow_transport(self) -> str:
-        return "Arrow"
-
     def write_arrow(self, relation: Relation, table: pa.Table) -> int:
         columns = [(f.name, _sf_type(f.type)) for f in table.schema]
-        self.execute(self._create_table_sql(relation, columns))
-        try:
-            self._load(relation, table, columns)
-        except BaseException:
-            with contextlib.suppress(DatabaseError):
-                self.drop_relation(relation.incorporate(type="table"))
-            raise
-        self.cache_added(relation.incorporate(type="table"))
+        self._create_and_fill(relation, columns, lambda: self._load(relation, table, columns))
         return table.num_rows
-
-    def _create_table_sql(self, relation: Relation, columns: list[tuple[str, str]]) -> str:
-        defs = ", ".join(f"{self.quote(name)} {dtype}" for name, dtype in columns)
-        return f"create table {relation} ({defs})"
 
     def _load(self, relation: Relation, table: pa.Table, columns: list[tuple[str, str]]) -> None:
         if table.num_rows >= _WRITE_PANDAS_MIN_ROWS and self._write_pandas_ok:
@@ -375,26 +339,6 @@ class SnowflakeAdapter(Adapter):
             return
         self.execute(f"create schema if not exists {self._schema_sql(database, schema)}")
         self._schemas_made.add(key)
-
-    def drop_relation(self, relation: Relation) -> None:
-        kind = relation.type
-        if kind is None:
-            known = self.get_relation(relation.database, relation.schema or "",
-                                      relation.identifier or "")
-            kind = known.type if known is not None else "table"
-        keyword = {"view": "view", "materialized_view": "materialized view"}.get(kind, "table")
-        self.execute(f"drop {keyword} if exists {relation}")
-        self.cache_dropped(relation)
-
-    def rename_relation(self, relation: Relation, new_identifier: str) -> Relation:
-        kind = "view" if relation.type == "view" else "table"
-        renamed = relation.incorporate(path={"identifier": new_identifier})
-        # Snowflake's RENAME TO takes a name that may be qualified: qualify it fully, or
-        # it lands in the session's current schema
-        self.execute(f"alter {kind} {relation} rename to {renamed}")
-        self.cache_dropped(relation)
-        self.cache_added(renamed)
-        return renamed
 
     def create_table_as(self, relation: Relation, sql: str) -> AdapterResponse:
         resp, _ = self.execute(f"create or replace table {relation} as (\n{sql}\n)")
@@ -496,11 +440,6 @@ _SEED_TYPES = {"integer": "integer", "bigint": "bigint", "double precision": "fl
 # -- helpers: statements --------------------------------------------------------------
 
 
-def _quiet_close(raw: Any) -> None:
-    with contextlib.suppress(Exception):
-        raw.close()
-
-
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(getattr(exc, "msg", None) or exc).split())
 
@@ -537,16 +476,7 @@ def _fetch_arrow(cur: Any) -> pa.Table:
         return pa.table({n: pa.array([], pa.string()) for n in names})
     if table is None:
         return pa.table({d[0]: pa.array([], _arrow_type_of(d)) for d in cur.description or ()})
-    return _plain_schema(table)
-
-
-def _plain_schema(table: pa.Table) -> pa.Table:
-    """Drop the connector's per-field metadata (logicalType...) that other engines ignore."""
-    import pyarrow as pa
-
-    if not any(f.metadata for f in table.schema):
-        return table
-    return table.cast(pa.schema([pa.field(f.name, f.type, f.nullable) for f in table.schema]))
+    return plain_schema(table)
 
 
 def _arrow_type_of(desc: Any) -> pa.DataType:
@@ -622,19 +552,12 @@ def _json_value(v: Any) -> Any:
 
 def _json_batches(table: pa.Table) -> Iterator[str]:
     """JSON arrays of rows (each row a list of values), each batch under the size limit."""
-    parts: list[str] = []
-    size = 0
-    for batch in table.to_batches(max_chunksize=10_000):
-        cols = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-        for row in zip(*cols, strict=True):
-            text = json.dumps([_json_value(v) for v in row], default=str, allow_nan=False)
-            if parts and size + len(text) > _JSON_BATCH_CHARS:
-                yield "[" + ",".join(parts) + "]"
-                parts, size = [], 0
-            parts.append(text)
-            size += len(text) + 1
-    if parts:
-        yield "[" + ",".join(parts) + "]"
+    for rows in text_batches(table, _json_row, _JSON_BATCH_CHARS, ","):
+        yield "[" + rows + "]"
+
+
+def _json_row(row: tuple[Any, ...]) -> str:
+    return json.dumps([_json_value(v) for v in row], default=str, allow_nan=False)
 
 
 def _sf_string(text: str) -> str:

@@ -170,26 +170,19 @@ class SQLiteAdapter(Adapter):
                 self._conn = None
             self._depth = 0
 
-    @property
-    def engine(self) -> sqlalchemy.Engine:
+    def _create_engine(self) -> sqlalchemy.Engine:
         """`sqlite:///path` with this output's attachments; its own connections (SQLite's
         file locks order them with ours). In memory there is only ours to share."""
-        if self._engine is None:
-            import sqlalchemy
+        import sqlalchemy
 
-            with self._lock:
-                if self._engine is None:
-                    if self.in_memory:
-                        from sqlalchemy.pool import StaticPool
+        if self.in_memory:
+            from sqlalchemy.pool import StaticPool
 
-                        conn = self._db()
-                        self._engine = sqlalchemy.create_engine(
-                            "sqlite://", creator=lambda: conn, poolclass=StaticPool)
-                    else:
-                        self._engine = sqlalchemy.create_engine(
-                            f"sqlite:///{self.path}",
-                            creator=lambda: self._connect(autocommit=False))
-        return self._engine
+            conn = self._db()
+            return sqlalchemy.create_engine("sqlite://", creator=lambda: conn,
+                                            poolclass=StaticPool)
+        return sqlalchemy.create_engine(f"sqlite:///{self.path}",
+                                        creator=lambda: self._connect(autocommit=False))
 
     # -- statements -------------------------------------------------------------
     def _run(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
