@@ -54,6 +54,9 @@ class Runner:
         self.on_cancel = on_cancel  # stops running statements (adapters' cancel)
         self.interrupted = False
         self._cancel = threading.Event()
+        self._finished = threading.Event()  # run() has returned
+        self._watcher: threading.Thread | None = None
+        self._watcher_lock = threading.Lock()
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -64,6 +67,23 @@ class Runner:
         self._cancel.set()
         if self.on_cancel is not None:
             self.on_cancel()
+            self._keep_cancelling()
+
+    def _keep_cancelling(self) -> None:
+        """A statement that starts just after the interrupt never saw it: cancel again
+        every _RECANCEL_S until the run ends (in a thread: the running node may hold the
+        caller's thread)."""
+        with self._watcher_lock:
+            if self._watcher is not None or self._finished.is_set():
+                return
+            self._watcher = threading.Thread(target=self._recancel, name="dvt-cancel",
+                                             daemon=True)
+            self._watcher.start()
+
+    def _recancel(self) -> None:
+        while not self._finished.wait(_RECANCEL_S):
+            if self.on_cancel is not None:
+                self.on_cancel()
 
     # -- graph ------------------------------------------------------------------------
     def dependencies(self, selected: list[str], extra_edges: dict[str, set[str]] | None = None
@@ -104,6 +124,17 @@ class Runner:
     # -- execution ----------------------------------------------------------------------
     def run(self, selected: list[str], execute: Execute, describe: Describe,
             extra_edges: dict[str, set[str]] | None = None) -> list[NodeResult]:
+        try:
+            return self._run(selected, execute, describe, extra_edges)
+        finally:
+            self._finished.set()
+            with self._watcher_lock:
+                watcher = self._watcher
+            if watcher is not None:
+                watcher.join()  # no cancel may land on what runs after (on-run-end hooks)
+
+    def _run(self, selected: list[str], execute: Execute, describe: Describe,
+             extra_edges: dict[str, set[str]] | None) -> list[NodeResult]:
         order = self.manifest.topological_order(selected)
         deps = self.dependencies(order, extra_edges)
         children: dict[str, list[str]] = {u: [] for u in order}
@@ -202,13 +233,10 @@ class Runner:
                     uid = ready.pop(0)
                     running[pool.submit(run_one, uid)] = uid
                 try:
-                    done, _ = wait(running, timeout=_RECANCEL_S, return_when=FIRST_COMPLETED)
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
                 except KeyboardInterrupt:
                     self.interrupt()  # running statements fail fast; queued ones are skipped
                     continue
-                if not done and self.interrupted and self.on_cancel is not None:
-                    # a statement that started just after the interrupt never saw it
-                    self.on_cancel()
                 for fut in done:
                     uid = running.pop(fut)
                     finish(uid, fut.result())

@@ -84,3 +84,17 @@ def test_cancel_before_the_statement_starts(project):
 
     result = session.invoke(["run", "--threads", "2"], subscriber=on_event)
     _check(project, session, result)
+
+
+def test_front_end_cancel_with_one_thread_before_the_statement_starts(project):
+    """The same with --threads 1: the node runs in the caller's thread, so the cancel is
+    repeated from a watcher thread until the node ends."""
+    session = _project(project)
+    assert session.invoke(["run", "-s", "first"]).success
+
+    def on_event(event):
+        if isinstance(event, NodeStarted) and event.unique_id.endswith(".slow"):
+            session.runner.interrupt()
+
+    result = session.invoke(["run", "--threads", "1"], subscriber=on_event)
+    _check(project, session, result)
