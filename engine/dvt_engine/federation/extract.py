@@ -159,8 +159,9 @@ class FederatedQuery:
 
     def describe(self) -> str:
         """The plan as text, for `dvt compile` output."""
+        # the route line above this says where it is computed (staged or Spark)
         lines = [f"-- federated: {len(self.extractions)} foreign relation(s), "
-                 f"{len(self.local_extractions)} on the target; computed in Spark"]
+                 f"{len(self.local_extractions)} on the target"]
         for ev in self.evaluated:
             # the watermark of an incremental model, read on the target before extracting
             lines.append(f"-- watermark evaluated on the target: ({ev.sql}) = {ev.literal}"
