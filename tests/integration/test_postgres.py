@@ -223,6 +223,44 @@ def test_failing_post_hook_rolls_back_the_rebuild(pg_project: PgProject) -> None
         == [(0,)]
 
 
+def test_seed_post_hooks_run_in_the_load_transaction(pg_project: PgProject) -> None:
+    """As dbt: a seed's post-hooks run before the load commits. A failing one leaves the
+    old rows, whether the seed reloads in place (same columns) or is swapped (new ones);
+    a `transaction: false` hook runs after the commit."""
+    pg_project.write("seeds/s.csv", "id\n1\n")
+    pg_project.write("seeds/w.csv", "id\n1\n")
+    _assert_ok(pg_project.dvt("seed"))
+    bad = "insert into analytics.no_such_table values (1)"
+    pg_project.write("dbt_project.yml", f"""
+        name: proj
+        profile: proj
+        seeds:
+          proj:
+            +post-hook: "{bad}"
+    """)
+    pg_project.write("seeds/s.csv", "id\n2\n")  # same columns: truncate + COPY in place
+    pg_project.write("seeds/w.csv", "id,extra\n2,x\n")  # new columns: build aside + swap
+    run = pg_project.dvt("seed")
+    assert run.statuses == {"s": "error", "w": "error"}, run.output
+    assert pg_project.query("select * from analytics.s") == [(1,)]
+    assert pg_project.query("select * from analytics.w") == [(1,)]
+    # inside the transaction the hook sees the new rows; outside, after the commit
+    pg_project.write("dbt_project.yml", """
+        name: proj
+        profile: proj
+        seeds:
+          proj:
+            +post-hook:
+              - "create table analytics.seen_inside as select * from {{ this }}"
+              - sql: "create table analytics.seen_after as select * from {{ this }}"
+                transaction: false
+            w: {+post-hook: []}
+    """)
+    _assert_ok(pg_project.dvt("seed", "-s", "s"))
+    assert pg_project.query("select * from analytics.seen_inside") == [(2,)]
+    assert pg_project.query("select * from analytics.seen_after") == [(2,)]
+
+
 def test_table_with_view_on_top_is_rebuilt_and_view_rebuilt_in_same_run(
         pg_project: PgProject) -> None:
     pg_project.write("models/t.sql", TABLE + "select 1 as id")

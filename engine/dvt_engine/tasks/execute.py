@@ -197,8 +197,9 @@ class NodeExecutor:
         adapter.create_schema(relation.database, relation.schema or "")
         self._hooks(node, "pre-hook", adapter)
         built = mat.build_seed(adapter, relation, Path(node.root_path or ""), node.config,
-                               full_refresh=self._full(node))
-        self._hooks(node, "post-hook", adapter)
+                               full_refresh=self._full(node),
+                               inside=self.post_hooks_inside(node, adapter))
+        self._hooks(node, "post-hook", adapter, transaction=False)
         preview = None
         if self.show_seeds:
             preview = adapter.read_arrow(adapter.limit_query(f"select * from {relation}", 5))

@@ -206,7 +206,9 @@ def _names(cols: list[ColumnInfo]) -> list[str]:
 
 
 def build_seed(adapter: Adapter, relation: Relation, path: Path, config: dict[str, Any],
-               full_refresh: bool = False) -> Built:
+               full_refresh: bool = False, inside: Inside = None) -> Built:
+    """Load the seed file into `relation`; `inside` (post-hooks) runs in the same
+    transaction as the load, so a failing hook leaves the old rows."""
     column_types = {str(k): str(v) for k, v in (config.get("column_types") or {}).items()}
     delimiter = str(config.get("delimiter") or ",")
     # dbt quotes seed columns unless quote_columns is false
@@ -214,11 +216,28 @@ def build_seed(adapter: Adapter, relation: Relation, path: Path, config: dict[st
     existing = _existing(adapter, relation)
     if existing is not None and existing.type == "table" and not full_refresh:
         # e.g. PostgreSQL: truncate + load in place keeps the views that read the seed
-        reloaded = adapter.reload_seed(relation, path, column_types, delimiter, quote_columns)
+        reloaded = _reload_seed(adapter, relation, path, column_types, delimiter,
+                                quote_columns, inside)
         if reloaded is not None:
             resp = AdapterResponse(f"INSERT {reloaded}", "INSERT", reloaded)
             return Built(resp, relation, resp.message)
     rows = build_aside(adapter, relation, lambda staging: adapter.load_seed(
-        staging, path, column_types, delimiter, quote_columns))
+        staging, path, column_types, delimiter, quote_columns), inside)
     resp = AdapterResponse(f"INSERT {rows}", "INSERT", rows)
     return Built(resp, relation, resp.message)
+
+
+def _reload_seed(adapter: Adapter, relation: Relation, path: Path,
+                 column_types: dict[str, str], delimiter: str, quote_columns: bool,
+                 inside: Inside) -> int | None:
+    if inside is None:
+        return adapter.reload_seed(relation, path, column_types, delimiter, quote_columns)
+    try:
+        with adapter.transaction():  # the adapter's own transaction nests in this one
+            rows = adapter.reload_seed(relation, path, column_types, delimiter, quote_columns)
+            if rows is not None:
+                inside()
+    except BaseException:
+        adapter.forget_cache()
+        raise
+    return rows
