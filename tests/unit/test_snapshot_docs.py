@@ -66,6 +66,29 @@ def test_snapshot_timestamp_strategy_versions_changed_rows(project: Project) -> 
     assert len(_versions(project)) == 4
 
 
+def test_snapshot_post_hook_runs_before_the_commit(project: Project) -> None:
+    """As dbt: a snapshot's post-hooks run inside its transaction. A failing one leaves no
+    table on the first run and the old versions on a later one."""
+    failing = SNAP_TS.replace("updated_at='updated_at')",
+                              "updated_at='updated_at', post_hook='select * from nowhere')")
+    project.write("seeds/orders.csv", ORDERS_CSV)
+    project.write("snapshots/orders_snap.sql", failing)
+    assert project.dvt("seed").exit_code == 0
+    first = project.dvt("snapshot")
+    assert first.statuses == {"orders_snap": "error"}, first.output
+    assert project.query("select count(*) from information_schema.tables "
+                         "where table_name = 'orders_snap'") == [(0,)]
+    project.write("snapshots/orders_snap.sql", SNAP_TS)
+    assert project.dvt("snapshot").exit_code == 0
+    project.query("update main.orders set status = 'shipped', "
+                  "updated_at = '2024-02-01' where id = 1")
+    project.write("snapshots/orders_snap.sql", failing)
+    again = project.dvt("snapshot")
+    assert again.statuses == {"orders_snap": "error"}, again.output
+    assert [(r[0], r[1], r[3]) for r in _versions(project)] == [
+        (1, "placed", None), (2, "placed", None)]
+
+
 def test_snapshot_defined_in_yaml_alone(project: Project) -> None:
     """dbt 1.9: `snapshots:` in YAML with `relation:` and no .sql block."""
     project.write("seeds/orders.csv", ORDERS_CSV)

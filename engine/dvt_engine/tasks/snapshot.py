@@ -19,7 +19,7 @@ from dvt_engine.adapters import Adapter, AdapterResponse, Relation
 from dvt_engine.errors import CompilationError, DvtError
 from dvt_engine.manifest import Node
 from dvt_engine.runner import NodeResult
-from dvt_engine.tasks.materialize import staging_name
+from dvt_engine.tasks.materialize import Inside, staging_name
 
 if TYPE_CHECKING:
     from dvt_engine.tasks.execute import NodeExecutor
@@ -305,15 +305,22 @@ def run_snapshot(executor: NodeExecutor, node: Node, sql: str | None = None) -> 
     now_sql = _snapshot_time(adapter)
     existing = adapter.get_relation(relation.database, relation.schema or "",
                                     relation.identifier or "")
-    if existing is None:
-        run_sql = build_sql(conf, sql, now_sql)
-        resp = _create_snapshot_table(adapter, relation, conf, run_sql)
-        adapter.cache_added(relation.incorporate(type="table"))
-        rows = resp.rows_affected
-    else:
-        run_sql, resp, rows = _merge_changes(adapter, node, conf, sql, relation, existing,
-                                             now_sql)
-    executor._hooks(node, "post-hook", adapter)
+    # post-hooks run before the snapshot's changes commit (dbt's default), so a failing
+    # one leaves the snapshot as it was; `transaction: false` ones after the commit
+    inside = executor.post_hooks_inside(node, adapter)
+    try:
+        if existing is None:
+            run_sql = build_sql(conf, sql, now_sql)
+            resp = _create_snapshot_table(adapter, relation, conf, run_sql, inside)
+            adapter.cache_added(relation.incorporate(type="table"))
+            rows = resp.rows_affected
+        else:
+            run_sql, resp, rows = _merge_changes(adapter, node, conf, sql, relation, existing,
+                                                 now_sql, inside)
+    except BaseException:
+        adapter.forget_cache()  # a rolled-back create or added column
+        raise
+    executor._hooks(node, "post-hook", adapter, transaction=False)
     if executor.write_files:
         executor._write("run", node, run_sql)
     return NodeResult(node.unique_id, "success", resp.message, rows_affected=rows,
@@ -322,7 +329,7 @@ def run_snapshot(executor: NodeExecutor, node: Node, sql: str | None = None) -> 
 
 
 def _create_snapshot_table(adapter: Adapter, relation: Relation, conf: SnapshotConfig,
-                           run_sql: str) -> AdapterResponse:
+                           run_sql: str, inside: Inside = None) -> AdapterResponse:
     """The first run: `create table as` the query plus meta columns.
 
     SQLite declares the type of a column reference only: an expression column (the hash,
@@ -331,7 +338,12 @@ def _create_snapshot_table(adapter: Adapter, relation: Relation, conf: SnapshotC
     empty, its untyped meta columns declared (timestamps as dbt_valid_from's column, else
     `timestamp`; ids and flags `text`), then filled."""
     if adapter.dialect != "sqlite":
-        return adapter.create_table_as(relation, run_sql)
+        if inside is None:
+            return adapter.create_table_as(relation, run_sql)
+        with adapter.transaction():
+            resp = adapter.create_table_as(relation, run_sql)
+            inside()
+        return resp
     n = conf.names
     with adapter.transaction():
         adapter.create_table_as(relation, adapter.limit_query(run_sql, 0))
@@ -344,12 +356,14 @@ def _create_snapshot_table(adapter: Adapter, relation: Relation, conf: SnapshotC
             if types.get(name.lower()) == "":  # present (dbt_is_deleted may not be), untyped
                 adapter.alter_column_type(relation, name, dtype)
         resp, _ = adapter.execute(f"insert into {relation}\n{run_sql}")
+        if inside is not None:
+            inside()
     return resp
 
 
 def _merge_changes(adapter: Adapter, node: Node, conf: SnapshotConfig, sql: str,
-                   relation: Relation, existing: Relation, now_sql: str
-                   ) -> tuple[str, AdapterResponse, int]:
+                   relation: Relation, existing: Relation, now_sql: str,
+                   inside: Inside = None) -> tuple[str, AdapterResponse, int]:
     target_cols = _check_target(adapter, node, existing, conf)
     source_cols = _query_columns(adapter, sql)
     stage_sql = staging_sql(conf, sql, relation, source_cols, target_cols, now_sql,
@@ -370,4 +384,6 @@ def _merge_changes(adapter: Adapter, node: Node, conf: SnapshotConfig, sql: str,
             columns.append(adapter.quote(col.name))
         _, resp = _apply(adapter, relation, staging, conf, columns)
         adapter.drop_relation(staging)
+        if inside is not None:
+            inside()
     return stage_sql, resp, resp.rows_affected or 0
