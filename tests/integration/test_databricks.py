@@ -167,3 +167,41 @@ select id, name, since from {{ source('lake', 'customers') }} where id <> 2
     # the staged inputs are gone
     assert dbx.sql(f"show tables in {dbx.schema} like '*dvt_in*'") == []
     assert TOKEN not in run.output + dbx.artifacts_text()
+
+
+def test_cancel_stops_a_running_statement(dbx: DbxProject) -> None:
+    """Ctrl-C / a front end's cancel: the running statement is cancelled on the server
+    from another thread (uninterrupted, this one runs for minutes on the stand-in), and the
+    adapter runs the next statement."""
+    import threading
+    import time
+
+    from dvt_engine.errors import DatabaseError
+    from dvt_engine.session import Session
+
+    session = Session(dbx.root, profiles_dir=str(dbx.root))
+    adapter = session.adapter()
+    outcome: list[BaseException | None] = []
+
+    def slow() -> None:
+        try:
+            # many short tasks: a cancelled job schedules no more of them
+            adapter.execute("select sum(id * 7 % 13) from range(0, 100000000000, 1, 5000)",
+                            fetch=True)
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - examined below
+            outcome.append(exc)
+
+    try:
+        worker = threading.Thread(target=slow)
+        worker.start()
+        time.sleep(3)
+        adapter.cancel()
+        worker.join(timeout=60)
+        assert not worker.is_alive(), "the statement was not cancelled"
+        assert len(outcome) == 1 and isinstance(outcome[0], DatabaseError), outcome
+        assert "CANCELED" in str(outcome[0]), outcome  # the server's word: cancelled there
+        _, table = adapter.execute("select 1 as ok", fetch=True)
+        assert table is not None and table.to_pylist() == [{"ok": 1}]
+    finally:
+        session.close()

@@ -19,9 +19,11 @@ INSERT ... SELECT cast(col AS type) FROM VALUES (...) in batches (one parse per 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import math
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,6 +66,9 @@ class DatabricksAdapter(Adapter):
         super().__init__(output, project_root)
         self._conns: ThreadConnections[Any] = ThreadConnections(self._connect, quiet_close)
         self._schemas_made: set[tuple[str, str]] = set()
+        # the cursors running a statement now, for `cancel` from another thread
+        self._running: set[Any] = set()
+        self._running_lock = threading.Lock()
 
     # -- identity ---------------------------------------------------------------
     @property
@@ -132,6 +137,15 @@ class DatabricksAdapter(Adapter):
                                 hint=f"Check host, http_path and token of output "
                                      f"'{self.name}' in profiles.yml.") from None
 
+    def cancel(self) -> None:
+        """Cancel the running statements (the connector's Cursor.cancel may be called from
+        another thread: the server stops the operation and the statement raises)."""
+        with self._running_lock:
+            running = list(self._running)
+        for cur in running:
+            with contextlib.suppress(Exception):  # finished meanwhile: nothing to stop
+                cur.cancel()
+
     def close(self) -> None:
         self._conns.close()
 
@@ -143,11 +157,15 @@ class DatabricksAdapter(Adapter):
         started = time.perf_counter()
         try:
             cur = conn.cursor()
+            with self._running_lock:
+                self._running.add(cur)
             try:
                 cur.execute(sql)  # no parameters: the text is sent as written
                 table = _fetch_arrow(cur) if fetch else None
                 rows = cur.rowcount if cur.rowcount is not None and cur.rowcount >= 0 else None
             finally:
+                with self._running_lock:
+                    self._running.discard(cur)
                 cur.close()
         except Error as exc:
             if not getattr(conn, "open", True):
