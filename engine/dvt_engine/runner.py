@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dvt_engine.events import EventBus, NodeFinished, NodeStarted
+from dvt_engine.interrupts import on_sigint
 from dvt_engine.manifest import Manifest, Node
 
 # after an interrupt, how often running statements are cancelled again until they end
@@ -125,7 +126,12 @@ class Runner:
     def run(self, selected: list[str], execute: Execute, describe: Describe,
             extra_edges: dict[str, set[str]] | None = None) -> list[NodeResult]:
         try:
-            return self._run(selected, execute, describe, extra_edges)
+            if self.on_cancel is None:
+                return self._run(selected, execute, describe, extra_edges)
+            # Ctrl-C cancels a statement running in this thread at once, not when its
+            # driver next looks for signals (sqlite3 never does)
+            with on_sigint(self.interrupt):
+                return self._run(selected, execute, describe, extra_edges)
         finally:
             self._finished.set()
             with self._watcher_lock:

@@ -407,6 +407,42 @@ def test_ddl_and_catalog_calls_wait_for_other_threads_reads(adapter):
     assert names == {"big"}
 
 
+def test_ctrl_c_stops_a_statement_running_in_the_main_thread(sq):
+    """sqlite3 never checks for signals while a statement runs: with --threads 1 the
+    KeyboardInterrupt would wait for the statement's end (about a minute here). The
+    runner's SIGINT watcher cancels it through the driver at once."""
+    import os
+    import signal
+
+    from dvt_engine.events import NodeStarted
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach only the main thread; this runner runs tests elsewhere")
+    sq.write("models/long.sql", "{{ config(materialized='table') }}\n"
+             "with recursive c(x) as (select 1 union all select x + 1 from c "
+             "where x < 300000000) select count(*) as n from c")
+    session = Session(sq.root, profiles_dir=str(sq.root))
+    timers: list[threading.Timer] = []
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, NodeStarted):
+            timers.append(threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)))
+            timers[-1].start()
+
+    try:
+        started = time.perf_counter()
+        result = session.invoke(["run", "--threads", "1"], subscriber=on_event)
+        elapsed = time.perf_counter() - started
+        assert result.exit_code == 130
+        assert [r.status for r in result.results] == ["cancelled"]
+        assert elapsed < 30, f"the statement ran on for {elapsed:.0f} s"
+        assert session.invoke(["show", "--inline", "select 1 as ok"]).success
+    finally:
+        for timer in timers:
+            timer.cancel()
+        session.close()
+
+
 def test_cancel_interrupts_a_running_query(adapter):
     forever = ("with recursive c(x) as (select 1 union all select x + 1 from c) "
                "select count(*) from c")
