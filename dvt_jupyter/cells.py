@@ -6,7 +6,6 @@ from pathlib import Path
 
 from dvt_engine.errors import DvtError
 from dvt_engine.session import Session
-from dvt_engine.tasks.execute import NodeExecutor
 
 
 def config_call(materialized: str | None, target: str | None, schema: str | None,
@@ -44,8 +43,7 @@ def define_model(session: Session, name: str, body: str, *, materialized: str | 
     try:
         manifest = session.parse()
         node = manifest.nodes[f"model.{session.project.name}.{name}"]
-        executor = NodeExecutor(session, write_files=False)
-        executor.compile(node)
+        session.compile_node(node.unique_id)
     except (DvtError, KeyError) as exc:
         # a broken cell must not break the session: keep the previous definition
         if previous is None:

@@ -9,19 +9,29 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from dvt_engine.cli import ArgumentError, parse_args, run_command
-from dvt_engine.console import ConsolePrinter
+from dvt_engine.cli import ArgumentError, parse_options
 from dvt_engine.errors import DvtError
-from dvt_engine.events import Event, Log, RunStarted
+from dvt_engine.events import Event, Printed, RunStarted, Warned
+from dvt_engine.options import Options
+from dvt_engine.reporting import ConsolePrinter, event_lines
+from dvt_engine.results import (
+    CommandResult,
+    CompileResult,
+    ListResult,
+    RunResult,
+    ShowResult,
+)
 from dvt_engine.session import Session
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Bool, Int
 from traitlets.config import Configurable
 
-from dvt_jupyter.results import RunResults
+from dvt_jupyter.results import RunResults, SqlText
 from dvt_jupyter.widgets import preview_caption
 
 RUN_COMMANDS = ("run", "build", "seed", "test", "snapshot", "retry")
+# commands whose answer is the magic's return value, not printed lines
+ANSWERING = ("show", "compile", "list")
 
 
 class Dvt(Configurable):
@@ -112,7 +122,7 @@ class DvtMagics(Magics):
                                 hint="%dvt project PATH [--profiles-dir DIR] [--target T]")
         session = self._open(args.path, args.profiles_dir, args.target)
         manifest = session.manifest
-        from dvt_engine.tasks.base import found_line
+        from dvt_engine.commands.base import found_line
 
         outputs = ", ".join(
             f"{o.name} ({o.type}{', default' if o.name == session.profile.target_name else ''})"
@@ -158,31 +168,41 @@ class DvtMagics(Magics):
             self.shell.user_ns.setdefault("spark", session)
 
     def _command(self, argv: list[str]) -> Any:
-        args = parse_args(argv)  # usage errors surface before anything runs
-        if args.project_dir and (self.session is None or
-                                 Path(args.project_dir).resolve() != self.session.project_dir):
-            self._open(args.project_dir, args.profiles_dir, args.target)
+        options = parse_options(argv)  # the CLI's words; usage errors before anything runs
+        if options.project_dir and (self.session is None or Path(options.project_dir).resolve()
+                                    != self.session.project_dir):
+            self._open(options.project_dir, options.profiles_dir, options.target)
         session = self._session()
-        if self.settings.threads and args.command in RUN_COMMANDS and "--threads" not in argv:
-            argv = [*argv, "--threads", str(self.settings.threads)]
-        subscriber = self._subscriber(session, args.command)
+        if self.settings.threads and options.command in RUN_COMMANDS and \
+                options.threads is None:
+            options = options.replace(threads=self.settings.threads)
+        subscriber = self._subscriber(session, options)
         try:
-            result = run_command(argv, session=session, subscriber=subscriber)
+            result = session.execute(options, subscriber)
         except KeyboardInterrupt:
             print("Interrupted: running statements were cancelled; the session is usable.",
                   file=sys.stderr)
             return None
         self._share_spark()
-        if isinstance(result.data, DvtError):
-            raise result.data
-        if not result.success and (args.raise_on_failure or self.settings.raise_on_failure):
-            raise CommandFailed(f"dvt {args.command} failed")
-        return self._value(args, result)
+        if result.error is not None and isinstance(result.error, DvtError):
+            raise result.error
+        if not result.success and (options.raise_on_failure or self.settings.raise_on_failure):
+            raise CommandFailed(f"dvt {options.command} failed")
+        return self._value(options, result)
 
-    def _subscriber(self, session: Session, command: str) -> Any:
-        deterministic = self.settings.deterministic
+    def _subscriber(self, session: Session, options: Options) -> Any:
+        command = options.command
+        answering = command in ANSWERING
         if not self._widget_frontend():
-            return ConsolePrinter(sys.stdout, timestamps=not deterministic)
+            printer = ConsolePrinter(sys.stdout, timestamps=not self.settings.deterministic,
+                                     debug=options.debug)
+
+            def print_lines(event: Event) -> None:
+                # the answer is the return value: printing it too would show it twice
+                if not (answering and isinstance(event, Printed)):
+                    printer(event)
+
+            return print_lines
         shown: dict[str, Any] = {}
 
         def on_event(event: Event) -> None:
@@ -196,23 +216,34 @@ class DvtMagics(Magics):
                 display(view.box)
             elif "view" in shown:
                 shown["view"](event)
-            if isinstance(event, Log) and event.level in ("warn", "error"):
-                print(event.msg, file=sys.stderr)
-            elif isinstance(event, Log) and event.level == "result" and command != "show":
-                print(event.msg)
+            if isinstance(event, Printed):
+                if not answering:
+                    print(event.text)
+                return
+            for level, text in event_lines(event):
+                if level in ("warn", "error") and (isinstance(event, Warned)
+                                                   or not shown.get("view")
+                                                   or level == "error"):
+                    print(text, file=sys.stderr)
 
         return on_event
 
-    def _value(self, args: argparse.Namespace, result: Any) -> Any:
-        if args.command in RUN_COMMANDS:
+    def _value(self, options: Options, result: CommandResult) -> Any:
+        if isinstance(result, RunResult) and options.command in RUN_COMMANDS:
             return RunResults.from_command(result)
-        if args.command == "show":
-            if result.data is None:
+        if isinstance(result, ShowResult):
+            if result.table is None:
                 return None
-            print(preview_caption(result.data, args.limit))
-            return result.data.to_pandas()
-        if args.command in ("compile", "list", "ls"):
-            return result.data
+            print(preview_caption(result.table, options.limit))
+            return result.table.to_pandas()
+        if isinstance(result, CompileResult):
+            sql = result.sql
+            if sql is not None:
+                return SqlText(sql)
+            return {uid.rsplit(".", 1)[-1]: SqlText(text)
+                    for uid, text in result.compiled.items()}
+        if isinstance(result, ListResult):
+            return result.entries if options.output == "json" else result.names
         return None
 
     def _error(self, exc: BaseException) -> None:
@@ -269,14 +300,12 @@ class DvtMagics(Magics):
             args = p.parse_args(shlex.split(line))
         except SystemExit:
             return self._error(ArgumentError("usage: %%dvt_sql [--target T] [--limit N]"))
-        from dvt_engine.tasks.show import preview_inline
-
         session = self._session()
-        try:
-            limit = args.limit if args.limit is not None else self.settings.display_limit
-            # federated through Spark when the cell reads relations on other connections
-            table = preview_inline(session, cell, limit, args.target)
-        except DvtError as exc:
-            return self._error(exc)
-        print(preview_caption(table, limit))
-        return table.to_pandas()
+        limit = args.limit if args.limit is not None else self.settings.display_limit
+        # federated through Spark when the cell reads relations on other connections
+        result = session.query(cell, target=args.target, limit=limit)
+        if result.error is not None:
+            return self._error(result.error)
+        assert result.table is not None
+        print(preview_caption(result.table, limit))
+        return result.table.to_pandas()

@@ -10,6 +10,18 @@ from typing import Any
 _PASSED = ("success", "pass")
 
 
+class SqlText(str):
+    """Compiled SQL that displays as SQL (not as an escaped Python string)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+
 @dataclass(frozen=True)
 class NodeOutcome:
     name: str

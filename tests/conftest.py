@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from dvt_engine.cli import run_command
-from dvt_engine.console import ConsolePrinter
+from dvt_engine.reporting import ConsolePrinter
 
 DEFAULT_PROJECT = """
 name: proj

@@ -1,10 +1,10 @@
-"""The `dvt` command line: one argument parser, shared with the notebook magics."""
+"""The `dvt` command line: argparse -> Options (one parser, shared with the notebook's
+`%dvt`), then a Session runs the command."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import os
+import dataclasses
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -13,19 +13,7 @@ from typing import Any
 import yaml
 
 from dvt_engine.errors import DvtError
-
-SELECTION_COMMANDS = ("run", "seed", "test", "build", "snapshot", "compile", "list", "ls",
-                      "show", "clone", "docs", "source", "retry")
-
-# command -> module:function in dvt_engine.tasks
-TASKS: dict[str, str] = {
-    "run": "run:run", "seed": "run:seed", "test": "run:test", "build": "run:build",
-    "snapshot": "run:snapshot", "parse": "parse:run", "list": "listing:run",
-    "ls": "listing:run", "compile": "compile:run", "show": "show:run",
-    "run-operation": "operation:run", "clean": "clean:run", "debug": "debug:run",
-    "retry": "retry:run", "init": "init:run", "deps": "deps:run", "docs": "docs:run",
-    "clone": "clone:run", "source": "freshness:run", "sync": "sync:run",
-}
+from dvt_engine.options import Options
 
 
 class ArgumentError(DvtError):
@@ -193,11 +181,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 _PARSERS: dict[str | None, argparse.ArgumentParser] = {}
+COMMANDS = ("run", "seed", "test", "build", "snapshot", "parse", "list", "ls", "compile",
+            "show", "run-operation", "clean", "debug", "retry", "init", "deps", "docs",
+            "clone", "source", "sync")
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     first = next((a for a in argv if not a.startswith("-")), None)
-    only = first if first in TASKS else None  # an unknown word gets the full parser's error
+    only = first if first in COMMANDS else None  # an unknown word gets the full parser's error
     parser = _PARSERS.get(only)
     if parser is None:
         parser = _PARSERS[only] = build_parser(only)
@@ -213,115 +204,68 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
-def run_command(argv: Sequence[str], session: Any = None,
-                subscriber: Callable[..., Any] | None = None) -> Any:
-    """Parse argv and run the command; returns a CommandResult."""
-    from dvt_engine.tasks.base import EXIT_ERROR, CommandResult
+# argparse dest -> Options field, where they differ
+_FIELD_OF = {"resource_type": "resource_types", "args": "macro_args"}
 
+
+def parse_options(argv: Sequence[str]) -> Options:
+    """The CLI's words as an Options (the notebook's `%dvt` uses this too)."""
     args = parse_args(argv)
-    module_name, func_name = TASKS[args.command].split(":")
-    module = importlib.import_module(f"dvt_engine.tasks.{module_name}")
-    func = getattr(module, func_name)
-    if subscriber is not None and getattr(args, "quiet", False):
-        subscriber = _quiet(subscriber)
-    if args.command in ("init", "clean", "deps", "sync") or (
-        args.command == "debug" and session is None
-    ):
-        return func(args, session=session, subscriber=subscriber)
-    own_session = session is None
-    if session is None:
-        from dvt_engine.session import Session
+    values = {_FIELD_OF.get(k, k): v for k, v in vars(args).items()
+              if not k.startswith("_") and not callable(v)}
+    values.pop("version", None)
+    values.pop("partial_parse", None)
+    values.pop("no_partial_parse", None)
+    values.pop("no_version_check", None)
+    values.pop("use_colors", None)
+    values.pop("no_use_colors", None)
+    values.pop("browser", None)
+    if values.get("log_format") in ("default", "debug"):
+        values["log_format"] = "text"
+    for key in ("select", "exclude", "resource_types", "output_keys"):
+        if values.get(key) is None:
+            values.pop(key, None)
+    known = {f.name for f in dataclasses.fields(Options)}
+    unknown = set(values) - known
+    if unknown:  # a flag the parser takes and Options does not: a bug, never ignored
+        raise ArgumentError(f"internal error: no option for {', '.join(sorted(unknown))}")
+    return Options(**values)
 
-        try:
-            session = Session(args.project_dir, profiles_dir=args.profiles_dir,
-                              target=args.target, vars=args.vars, watch_files=False)
-        except DvtError as exc:  # no project, bad dbt_project.yml: nothing to subscribe to
-            if subscriber is not None:
-                for event in _error_events(exc, args):
-                    subscriber(event)
-            return CommandResult(args.command, False, exit_code=EXIT_ERROR, data=exc)
-    else:
-        _apply_overrides(session, args)
-        session.parse()  # a long-lived session picks up edited files (no-op if none)
-    if subscriber is not None:
-        session.events.subscribe(subscriber)
-    log_file = _open_log_file(session, args)
+
+def run(options: Options, subscriber: Callable[..., Any] | None = None) -> Any:
+    """Run one command in a Session of its own (the CLI's case); a CommandResult."""
+    from dvt_engine.commands import STANDALONE, error_events, execute_standalone
+    from dvt_engine.events import EventBus
+    from dvt_engine.results import error_result
+    from dvt_engine.session import Session
+
+    def open_session(events: EventBus | None = None) -> Session:
+        return Session(options.project_dir, profiles_dir=options.profiles_dir,
+                       target=options.target, vars=options.vars, events=events,
+                       watch_files=False)
+
+    if options.command in STANDALONE:
+        return execute_standalone(options, subscriber, open_session)
     try:
-        return func(session, args)
-    except DvtError as exc:
-        for event in _error_events(exc, args):
-            session.events.emit(event)
-        return CommandResult(args.command, False, exit_code=EXIT_ERROR, data=exc)
-    except Exception as exc:  # a bug: say so in dbt's words; the traceback only with --debug
-        wrapped = DvtError(f"Unhandled error while executing: {type(exc).__name__}: {exc}",
-                           hint="Re-run with --debug for the traceback and report it.")
-        for event in _error_events(wrapped, args):
-            session.events.emit(event)
-        return CommandResult(args.command, False, exit_code=EXIT_ERROR, data=exc)
-    finally:
+        session = open_session()
+    except DvtError as exc:  # no project, bad dbt_project.yml: nothing to subscribe to
         if subscriber is not None:
-            session.events.unsubscribe(subscriber)
-        if log_file is not None:
-            session.events.unsubscribe(log_file)
-            log_file.close()
-        if own_session:
-            session.close()
-
-
-def _open_log_file(session: Any, args: argparse.Namespace) -> Any:
-    """logs/dvt.log under the project (`log-path`, $DVT_LOG_PATH / $DBT_LOG_PATH or
-    --log-path move it); None when it cannot be written (a read-only project)."""
-    from dvt_engine.console import LogFile
-    from dvt_engine.jinja.context import INVOCATION_ID
-
-    folder = (getattr(args, "log_path", None) or os.environ.get("DVT_LOG_PATH")
-              or os.environ.get("DBT_LOG_PATH") or session.project.log_path)
+            for event in error_events(exc, options):
+                subscriber(event)
+        return error_result(options.command, exc)
     try:
-        log_file = LogFile(session.project.root / folder / "dvt.log", args.command,
-                           INVOCATION_ID)
-    except OSError:
-        return None
-    session.events.subscribe(log_file)
-    return log_file
+        return session.execute(options, subscriber)
+    finally:
+        session.close()
 
 
-def _error_events(exc: DvtError, args: argparse.Namespace) -> list[Any]:
-    """dbt's 'Encountered an error:' block; the traceback only with --debug."""
-    events = [_log("Encountered an error:", "error"), _log(str(exc), "error")]
-    if getattr(args, "debug", False):
-        events.append(_log(traceback.format_exc().rstrip(), "debug"))
-    return events
-
-
-def _quiet(subscriber: Callable[..., Any]) -> Callable[..., Any]:
-    """-q/--quiet: only printed results (ls, show, compile output) and errors get through."""
-    from dvt_engine.events import Log
-
-    def forward(event: Any) -> None:
-        if isinstance(event, Log) and event.level in ("error", "result"):
-            subscriber(event)
-
-    return forward
-
-
-def _apply_overrides(session: Any, args: argparse.Namespace) -> None:
-    """A long-lived session (notebook) takes per-command --target/--vars: each lasts one
-    command, as on the command line (`%dvt project --target T` changes the default)."""
-    changed = False
-    wanted = args.target or getattr(session, "default_target", None)
-    if wanted != session.target_name:
-        session.target_name = wanted
-        session._profile = None
-        changed = True
-    if args.vars != session.cli_vars:
-        session.cli_vars = dict(args.vars)
-        changed = True
-    if changed:
-        session.parse(force=True)
+def run_command(argv: Sequence[str], subscriber: Callable[..., Any] | None = None) -> Any:
+    """Parse argv and run the command in a Session of its own; a CommandResult."""
+    return run(parse_options(argv), subscriber)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from dvt_engine.console import ConsolePrinter
+    from dvt_engine.reporting import ConsolePrinter
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv in (["--version"], ["-v"]) or argv[:1] == ["version"]:

@@ -1,7 +1,8 @@
 """Typed events the engine emits; front ends (CLI, notebook widgets) render them.
 
-Nothing in the engine prints. A task emits events into an EventBus; every
-subscriber gets every event in order, on the thread that emitted it.
+Nothing in the engine prints. A command emits events into an EventBus; every subscriber
+gets every event in order, on the thread that emitted it. `reporting.py` renders them as
+dbt's console lines or as JSON; the notebook's widgets read their fields.
 """
 
 from __future__ import annotations
@@ -17,13 +18,74 @@ from typing import Any
 class Event:
     ts: float = field(default_factory=time.time, kw_only=True)
 
+    @property
+    def level(self) -> str:
+        return "info"
+
 
 @dataclass(frozen=True)
 class Log(Event):
-    """A free-form line: 'Found 3 models, ...', warnings, debug output."""
+    """A free-form line: debug output, what a macro logs, a command's own notes."""
 
     msg: str
-    level: str = "info"  # debug | info | warn | error
+    level: str = "info"  # type: ignore[assignment]  # debug | info | warn | error | result
+
+
+@dataclass(frozen=True)
+class Printed(Event):
+    """What a command prints as its answer (ls names, show's table, compiled SQL): shown
+    under --quiet, without a timestamp."""
+
+    text: str
+    what: str = ""  # list | show | compile
+
+    @property
+    def level(self) -> str:
+        return "result"
+
+
+@dataclass(frozen=True)
+class Warned(Event):
+    """A warning about the project or the command, with where it comes from."""
+
+    message: str
+    path: str | None = None
+    node: str | None = None
+
+    @property
+    def level(self) -> str:
+        return "warn"
+
+
+@dataclass(frozen=True)
+class CommandError(Event):
+    """An error that stopped the command (exit code 2): dbt's 'Encountered an error:'."""
+
+    message: str  # the full text: kind, file:line or node, message, hint
+    kind: str = "Error"
+    path: str | None = None
+    line: int | None = None
+    node: str | None = None
+    hint: str | None = None
+
+    @property
+    def level(self) -> str:
+        return "error"
+
+
+@dataclass(frozen=True)
+class ProjectFound(Event):
+    """dbt's 'Found 8 models, 27 data tests, ... 490 macros'."""
+
+    counts: tuple[tuple[str, int], ...]  # (label, count) in dbt's order, macros last
+
+
+@dataclass(frozen=True)
+class Concurrency(Event):
+    """dbt's 'Concurrency: N threads (target=...)' before compile's and show's output."""
+
+    threads: int
+    target_name: str
 
 
 @dataclass(frozen=True)
@@ -35,11 +97,24 @@ class RunStarted(Event):
 
 
 @dataclass(frozen=True)
+class InputMoved:
+    """How one input of a federated node reached where the node ran."""
+
+    relation: str  # its name in logs: orders, crm.customers
+    connection: str
+    rows: int
+    via: str  # arrow | jdbc | local
+
+
+@dataclass(frozen=True)
 class NodeStarted(Event):
     unique_id: str
     index: int
     total: int
     description: str  # e.g. "sql view model main.stg_orders"
+    resource_type: str = "model"
+    target: str | None = None
+    route: str | None = None  # pushdown | staged | spark (as planned; auto decides later)
 
 
 @dataclass(frozen=True)
@@ -55,14 +130,75 @@ class NodeFinished(Event):
     failures: int | None = None
     resource_type: str = "model"
     error: str | None = None
+    target: str | None = None
+    route: str | None = None  # pushdown | staged | spark
+    inputs: tuple[InputMoved, ...] = ()
+
+    @property
+    def level(self) -> str:
+        return "error" if self.status in ("error", "fail") else \
+            "warn" if self.status == "warn" else "info"
+
+
+@dataclass(frozen=True)
+class HookStarted(Event):
+    name: str  # demo.on-run-start.0
+    index: int
+    total: int
+
+
+@dataclass(frozen=True)
+class HookFinished(Event):
+    name: str
+    index: int
+    total: int
+    status: str  # success | error
+    execution_time: float
+
+    @property
+    def level(self) -> str:
+        return "error" if self.status == "error" else "info"
+
+
+@dataclass(frozen=True)
+class NodeProblem:
+    """One failure or warning of a run, for the summary's 'Failure in ...' blocks."""
+
+    status: str  # error | fail | warn
+    resource_type: str  # model | test | ... ; "hook" for project hooks
+    name: str
+    path: str
+    message: str
+    compiled_path: str | None = None
 
 
 @dataclass(frozen=True)
 class RunFinished(Event):
+    """The end of a command that ran nodes: dbt's 'Finished running ...', 'Completed
+    ...', the failure blocks and 'Done. PASS=...'."""
+
     command: str
     elapsed: float
-    results: list[Any]  # runner.NodeResult
-    summary: str = ""
+    results: list[Any]  # runner.NodeResult (not rendered)
+    kinds: tuple[tuple[str, int], ...] = ()  # ("table model", 3), in dbt's order
+    problems: tuple[NodeProblem, ...] = ()
+    passed: int = 0
+    warned: int = 0
+    errored: int = 0
+    skipped: int = 0
+    no_op: int = 0
+    total: int = 0
+    interrupted: bool = False
+
+    @property
+    def level(self) -> str:
+        return "error" if self.errored or self.interrupted else "info"
+
+
+def is_quiet_visible(event: Event) -> bool:
+    """What --quiet still shows: a command's printed answer and errors."""
+    return event.level in ("error", "result") and not isinstance(event, RunFinished | NodeFinished
+                                                                  | HookFinished)
 
 
 Subscriber = Callable[[Event], None]
@@ -89,3 +225,9 @@ class EventBus:
 
     def log(self, msg: str, level: str = "info") -> None:
         self.emit(Log(msg=msg, level=level))
+
+    def warn(self, message: str, path: str | None = None, node: str | None = None) -> None:
+        self.emit(Warned(message=message, path=path, node=node))
+
+    def printed(self, text: str, what: str = "") -> None:
+        self.emit(Printed(text=text, what=what))

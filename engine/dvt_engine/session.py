@@ -1,30 +1,56 @@
-"""A Session: one project, its profile, parsed manifest and one adapter per target.
+"""A Session: one project, its adapters and Spark, and typed methods for every command.
 
-The CLI makes one per command; a notebook keeps one per kernel and re-parses only when
-files change. This is also the Python API: `Session("path").invoke(["run", "-s", "m"])`.
+What outlives a command lives here: the project folder and profile location, the
+session's default target and vars, models defined in memory (notebook cells), the parsed
+manifests (re-parsed only when files change), one adapter per output, and Spark. What a
+command asks for (selection, --full-refresh, --target, --vars, ...) is an `Options` that
+lasts that command only.
+
+    s = Session("examples/demo")
+    s.build()                              # RunResult: .success, .results, .exit_code
+    s.show(select=["customers"]).table     # a pyarrow.Table
+    s.compile(select=["orders"]).sql
+    s.invoke(["run", "-s", "orders+"])     # the CLI's words, same result
+
+The CLI makes one Session per command; a notebook keeps one per kernel.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dvt_engine.adapters import create_adapter
 from dvt_engine.errors import ProjectError
 from dvt_engine.events import EventBus
-from dvt_engine.jinja.context import Compiler
-from dvt_engine.jinja.macros import MacroRegistry
-from dvt_engine.manifest import Manifest
-from dvt_engine.project.parser import ParseContext, ProjectParser, iter_files, load_macros
-from dvt_engine.project.profiles import Output, Profile, load_profile
-from dvt_engine.project.project import ProjectConfig, find_project_dir, load_project
-from dvt_engine.project.yaml_io import env_var, load_yaml_file
+from dvt_engine.invocation import Invocation
+from dvt_engine.options import Options
+from dvt_engine.project.project import ProjectConfig, find_project_dir
+from dvt_engine.project_view import ProjectView, ViewKey, view_key
 
 if TYPE_CHECKING:
     from dvt_engine.adapters.base import Adapter
+    from dvt_engine.jinja.context import Compiler
+    from dvt_engine.manifest import Manifest
     from dvt_engine.planner import ExecutionPlan
+    from dvt_engine.project.profiles import Output, Profile
+    from dvt_engine.results import (
+        CommandResult,
+        CompileResult,
+        InfoResult,
+        ListResult,
+        OperationResult,
+        ParseResult,
+        RunResult,
+        ShowResult,
+    )
+
+Subscriber = Callable[[Any], None]
+# parsed views kept: a notebook alternating two targets (or vars) re-parses neither
+_VIEWS_KEPT = 3
 
 
 class Session:
@@ -34,78 +60,104 @@ class Session:
         *,
         profiles_dir: str | None = None,
         target: str | None = None,
-        vars: dict[str, Any] | None = None,
+        vars: Mapping[str, Any] | None = None,
         events: EventBus | None = None,
         watch_files: bool = True,
     ) -> None:
         # a long-lived session (notebook) re-parses when files change; the CLI's does not
         self.watch_files = watch_files
-        self.project_dir = find_project_dir(Path(project_dir) if project_dir else None) \
-            if project_dir is None else Path(project_dir).resolve()
+        self.project_dir = find_project_dir(None) if project_dir is None \
+            else Path(project_dir).resolve()
         self.profiles_dir = profiles_dir
-        self.target_name = target
-        # what a command without --target runs on: a notebook's --target is per command
+        # what a command without --target / --vars runs with
         self.default_target = target
-        self.cli_vars = dict(vars or {})
+        self.default_vars: dict[str, Any] = dict(vars or {})
         self.events = events or EventBus()
-        self.flags: dict[str, Any] = {}
-        self.project: ProjectConfig = load_project(self.project_dir, self._render_yaml)
-        self._profile: Profile | None = None
-        self._adapters: dict[str, Adapter] = {}
-        self._adapter_lock = threading.Lock()
-        self._manifest: Manifest | None = None
-        self._registry: MacroRegistry | None = None
-        self._compiler: Compiler | None = None
-        self._fingerprint: dict[str, float] | None = None
-        self._databases: dict[str, str] = {}
-        # `dvt seed --target X`: the selected seeds load into X whatever their config says
-        self.seed_target: str | None = None
         # files defined in memory (notebook cells): relative path -> text
         self.overlays: dict[str, str] = {}
-        self._parsed_overlays: dict[str, str] = {}
-        self._parsed_seed_target: str | None = None
+        self._adapters: dict[str, Adapter] = {}
+        self._adapter_lock = threading.Lock()
+        self._views: OrderedDict[ViewKey, ProjectView] = OrderedDict()
+        self._views_lock = threading.Lock()
+        self._running: list[Invocation] = []
+        self._running_lock = threading.Lock()
+        self.view()  # a missing or broken dbt_project.yml fails here, as it should
 
-    # -- YAML rendering ---------------------------------------------------------------
-    def _render_yaml(self, text: str) -> Any:
-        from dvt_engine.jinja.environment import get_native_environment
+    # -- the project as the session's defaults see it ---------------------------------
+    def view(self, target: str | None = None, vars: Mapping[str, Any] | None = None,
+             seed_target: str | None = None) -> ProjectView:
+        """The project, profile and manifest for a default target and vars (the
+        session's own when None)."""
+        target = target or self.default_target
+        merged = {**self.default_vars, **(vars or {})}
+        key = view_key(target, merged, seed_target)
+        with self._views_lock:
+            view = self._views.get(key)
+            if view is not None:
+                self._views.move_to_end(key)
+                return view
+        view = ProjectView(self.project_dir, self.profiles_dir, target, merged, seed_target,
+                           adapter_for_output=self._adapter_for_output, events=self.events,
+                           watch_files=self.watch_files, overlays=self.overlays)
+        with self._views_lock:
+            self._views[key] = view
+            while len(self._views) > _VIEWS_KEPT:
+                self._views.popitem(last=False)
+        return view
 
-        env = get_native_environment()
-        project = getattr(self, "project", None)
-        scope = project.project_vars(self.cli_vars) if project else dict(self.cli_vars)
+    @property
+    def project(self) -> ProjectConfig:
+        return self.view().project
 
-        def var(name: str, default: Any = None) -> Any:
-            return scope.get(name, default)
-
-        try:
-            return env.from_string(text).render(env_var=env_var, var=var, target=None)
-        except Exception as exc:  # a bad expression in YAML
-            from dvt_engine.errors import ParsingError
-
-            if isinstance(exc, ParsingError):
-                raise
-            raise ParsingError(f"could not render {text!r}: {exc}") from None
-
-    # -- profile / adapters -----------------------------------------------------------
     @property
     def profile(self) -> Profile:
-        if self._profile is None:
-            self._profile = load_profile(self.project_dir, self.project.profile,
-                                         self.profiles_dir, self.target_name, self._render_yaml)
-        return self._profile
+        return self.view().profile
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.view().manifest
+
+    @property
+    def compiler(self) -> Compiler:
+        return self.view().compiler
+
+    @property
+    def target_dir(self) -> Path:
+        return self.project.target_dir
+
+    def parse(self, force: bool = False) -> Manifest:
+        """Parse the project with the session's defaults (no-op when nothing changed)."""
+        return self.view().parse(force)
 
     def output(self, name: str | None = None) -> Output:
-        return self.profile.output(name)
+        return self.view().output(name)
 
     def adapter(self, target: str | None = None) -> Adapter:
-        output = self.output(target)
+        return self._adapter_for_output(self.output(target))
+
+    def engine(self, target: str | None = None) -> Any:
+        """A SQLAlchemy Engine on an output, for pandas and other tools."""
+        return self.adapter(target).engine
+
+    def execution_plans(self, unique_ids: Iterable[str] | None = None
+                        ) -> dict[str, ExecutionPlan]:
+        return self.view().execution_plans(unique_ids)
+
+    def spark_conf(self) -> dict[str, Any]:
+        return self.view().spark_conf()
+
+    # -- adapters ---------------------------------------------------------------------
+    def _adapter_for_output(self, output: Output) -> Adapter:
+        # keyed by name and settings: vars may render an output differently
+        key = f"{output.name}\0{sorted(output.settings.items(), key=lambda kv: kv[0])!r}"
         with self._adapter_lock:
-            adapter = self._adapters.get(output.name)
+            adapter = self._adapters.get(key)
             if adapter is None:
                 adapter = create_adapter(output, self.project_dir)
                 adapter.on_statement = self._log_statement
                 if hasattr(adapter, "set_project_quoting"):  # dbt_project.yml `quoting:`
                     adapter.set_project_quoting(self.project.quoting)
-                self._adapters[output.name] = adapter
+                self._adapters[key] = adapter
         return adapter
 
     def _log_statement(self, output: str, sql: str, seconds: float) -> None:
@@ -114,174 +166,142 @@ class Session:
         self.events.log(f"SQL on {output} in {seconds:.3f}s:\n{sql.strip()}", "debug")
 
     def adapters_in_use(self) -> list[Adapter]:
-        return list(self._adapters.values())
+        with self._adapter_lock:
+            return list(self._adapters.values())
 
     def cancel_running(self) -> None:
-        """Stop what this session is running: every adapter's statements and the Spark
-        jobs of federated models (Ctrl-C, or a front end's cancel from another thread)."""
+        """Stop what this session is running at the drivers: every adapter's statements
+        and the Spark jobs of federated models."""
         for adapter in self.adapters_in_use():
             adapter.cancel()
         from dvt_engine.federation.spark import cancel_jobs
 
         cancel_jobs()
 
+    def cancel(self) -> bool:
+        """A front end's cancel (another thread, a notebook's stop button): the running
+        commands' unfinished nodes are cancelled and their statements stopped. False when
+        nothing was running."""
+        with self._running_lock:
+            running = list(self._running)
+        return any([inv.interrupt() for inv in running])
+
     def close(self) -> None:
-        for adapter in self._adapters.values():
+        with self._adapter_lock:
+            adapters = list(self._adapters.values())
+            self._adapters.clear()
+        for adapter in adapters:
             adapter.close()
-        self._adapters.clear()
 
-    # -- parsing ----------------------------------------------------------------------
-    def packages(self) -> list[ProjectConfig]:
-        base = self.project_dir / self.project.packages_install_path
-        if not base.is_dir() and "packages-install-path" not in self.project.raw:
-            # packages a user installed with `dbt deps` are in dbt's default folder
-            base = self.project_dir / "dbt_packages"
-        if not base.is_dir():
-            return []
-        return [load_project(d, self._render_yaml) for d in sorted(base.iterdir())
-                if (d / "dbt_project.yml").is_file()]
+    # -- commands ---------------------------------------------------------------------
+    def view_for(self, options: Options) -> ProjectView:
+        """The view for a command's target and vars; `seed --target X` loads the seeds
+        into X."""
+        seed_target = options.target if options.command == "seed" else None
+        return self.view(options.target, options.vars, seed_target)
 
-    def _files_fingerprint(self) -> dict[str, float]:
-        p = self.project
-        dirs = [*p.model_paths, *p.seed_paths, *p.macro_paths, *p.test_paths, *p.snapshot_paths,
-                *p.analysis_paths, p.packages_install_path]
-        fp = {str(f): f.stat().st_mtime for f in iter_files(self.project_dir, dirs, ("",))}
-        for name in ("dbt_project.yml", "dvt_project.yml", "selectors.yml", "packages.yml"):
-            f = self.project_dir / name
-            if f.exists():
-                fp[str(f)] = f.stat().st_mtime
-        return fp
+    def invocation(self, options: Options) -> Invocation:
+        """What a command with `options` sees."""
+        return Invocation(options, self)
 
-    @property
-    def manifest(self) -> Manifest:
-        if self._manifest is None:
-            self.parse()
-        assert self._manifest is not None
-        return self._manifest
+    def execute(self, options: Options, subscriber: Subscriber | None = None
+                ) -> CommandResult:
+        """Run one command; every event goes to `subscriber` (and logs/dvt.log)."""
+        from dvt_engine.commands import execute
 
-    def parse(self, force: bool = False) -> Manifest:
-        """Parse the project; reuse the last result when no file changed."""
-        fingerprint = self._files_fingerprint() if self.watch_files else None
-        if not force and self._manifest is not None and fingerprint == self._fingerprint \
-                and self.overlays == self._parsed_overlays \
-                and self.seed_target == self._parsed_seed_target:
-            return self._manifest
-        self.project = load_project(self.project_dir, self._render_yaml)
-        manifest = Manifest(project_name=self.project.name)
-        registry = MacroRegistry()
-        compiler = self._make_compiler(manifest, registry)
-        packages = self.packages()
-        load_macros(self.project, registry, manifest, packages)
-        ctx = ParseContext(
-            project=self.project, compiler=compiler, registry=registry, manifest=manifest,
-            render_yaml=self._render_yaml,
-            default_schema=lambda t: self.output(t).schema,
-            default_database=self._default_database,
-            overlays=dict(self.overlays),
-            extraction_cache=self._extraction_cache(fingerprint),
-            seed_target=self.seed_target,
-        )
-        ProjectParser(ctx).parse(packages)
-        selectors = self.project_dir / "selectors.yml"
-        if selectors.is_file():
-            data = load_yaml_file(selectors, self.project_dir) or {}
-            manifest.selectors = {s["name"]: s for s in data.get("selectors") or []
-                                  if isinstance(s, dict) and "name" in s}
-        self._manifest, self._registry, self._compiler = manifest, registry, compiler
-        self._parsed_overlays = dict(self.overlays)
-        self._parsed_seed_target = self.seed_target
-        self._fingerprint = fingerprint
-        return manifest
+        return execute(self, options, subscriber)
 
-    def _extraction_cache(self, fingerprint: dict[str, float] | None) -> dict[Any, Any]:
-        """Reuse what files rendered to last time, unless macros, project or vars changed."""
-        fp = fingerprint or {}
-        macro_dirs = tuple(str(self.project_dir / d) for d in self.project.macro_paths)
-        env = repr((sorted((k, v) for k, v in fp.items()
-                           if k.startswith(macro_dirs) or k.endswith(("_project.yml",
-                                                                        "packages.yml"))),
-                    self.cli_vars, self.target_name))
-        if env != getattr(self, "_extraction_env", None):
-            self._extraction_env = env
-            self._extractions: dict[Any, Any] = {}
-        return self._extractions
+    def started(self, inv: Invocation) -> None:
+        with self._running_lock:
+            self._running.append(inv)
 
-    def _default_database(self, target: str | None) -> str:
-        # keyed by output name: a notebook's `--target` changes what None means
-        name = self.output(target).name
-        if name not in self._databases:
-            self._databases[name] = self._database_of(name)
-        return self._databases[name]
+    def finished(self, inv: Invocation) -> None:
+        with self._running_lock:
+            if inv in self._running:
+                self._running.remove(inv)
 
-    def _database_of(self, target: str | None) -> str:
-        output = self.output(target)
-        if output.type in ("duckdb", "sqlite"):
-            # the catalog name DuckDB gives the file (SQLite: its stem): known without connecting
-            return self.adapter(target).database
-        return str(output.settings.get("database") or output.settings.get("dbname") or
-                   output.settings.get("catalog") or "")
+    def invoke(self, args: Sequence[str], subscriber: Subscriber | None = None
+               ) -> CommandResult:
+        """The CLI's words in this session: `invoke(["run", "-s", "orders"])`."""
+        from dvt_engine.cli import ArgumentError, parse_options
+        from dvt_engine.results import error_result
 
-    def _make_compiler(self, manifest: Manifest, registry: MacroRegistry) -> Compiler:
-        return Compiler(
-            manifest, registry,
-            project_name=self.project.name,
-            profile_name=self.project.profile,
-            cli_vars=self.cli_vars,
-            project_vars=self._vars_for_package,
-            output_for=self.output,
-            adapter_for=self.adapter,
-            events=self.events,
-            flags=self.flags,
-            dispatch_config=self.project.dispatch,
-        )
+        try:
+            options = parse_options(args)
+        except ArgumentError as exc:
+            return error_result(str(args[0]) if args else "", exc)
+        return self.execute(options, subscriber)
 
-    def _vars_for_package(self, package: str) -> dict[str, Any]:
-        return self.project.project_vars(self.cli_vars) if package == self.project.name else \
-            {**{k: v for k, v in self.project.vars.items() if not isinstance(v, dict)},
-             **(self.project.vars.get(package) or {}), **self.cli_vars}
+    # -- typed methods: keyword arguments are Options' fields -------------------------
+    def run(self, **options: Any) -> RunResult:
+        return self._typed("run", options)  # type: ignore[return-value]
 
-    # -- planning -----------------------------------------------------------------------
-    def force_seed_target(self, target: str | None) -> None:
-        """`seed --target X` puts the seeds on X (re-parsing: schema and database follow
-        the target); without --target each seed keeps its own config."""
-        if target != self.seed_target:
-            self.seed_target = target
-            if self._manifest is not None:
-                self.parse()
+    def build(self, **options: Any) -> RunResult:
+        return self._typed("build", options)  # type: ignore[return-value]
 
-    def spark_conf(self) -> dict[str, Any]:
-        """Spark settings: the project's `spark:` (dbt/dvt_project.yml), then the profile's."""
-        conf = {str(k): v for k, v in (self.project.spark or {}).items()}
-        conf.update({str(k): v for k, v in self.profile.spark.items()})
-        return conf
+    def seed(self, **options: Any) -> RunResult:
+        return self._typed("seed", options)  # type: ignore[return-value]
 
-    def execution_plans(self, unique_ids: Iterable[str] | None = None
-                        ) -> dict[str, ExecutionPlan]:
-        """Each node's path (pushdown or federation), its target and its foreign inputs."""
-        from dvt_engine.planner import plan_nodes
+    def test(self, **options: Any) -> RunResult:
+        return self._typed("test", options)  # type: ignore[return-value]
 
-        profile = self.profile
-        return plan_nodes(self.manifest, profile.outputs, profile.target_name,
-                          self.project_dir, unique_ids,
-                          relation_of=lambda n: str(self.compiler.relation_of(n)))
+    def snapshot(self, **options: Any) -> RunResult:
+        return self._typed("snapshot", options)  # type: ignore[return-value]
 
-    @property
-    def compiler(self) -> Compiler:
-        self.manifest  # noqa: B018 - parse on first use
-        assert self._compiler is not None
-        return self._compiler
+    def retry(self, **options: Any) -> RunResult:
+        return self._typed("retry", options)  # type: ignore[return-value]
 
-    @property
-    def target_dir(self) -> Path:
-        return self.project.target_dir
+    def clone(self, **options: Any) -> RunResult:
+        return self._typed("clone", options)  # type: ignore[return-value]
 
-    # -- commands -----------------------------------------------------------------------
-    def invoke(self, args: list[str], subscriber: Callable[..., Any] | None = None) -> Any:
-        """Run a CLI command in this session: `invoke(["run", "-s", "orders"])`."""
-        from dvt_engine.cli import run_command
+    def source_freshness(self, **options: Any) -> RunResult:
+        return self._typed("source", {"action": "freshness", **options})  # type: ignore
 
-        return run_command(args, session=self, subscriber=subscriber)
+    def show(self, **options: Any) -> ShowResult:
+        return self._typed("show", options)  # type: ignore[return-value]
+
+    def compile(self, **options: Any) -> CompileResult:
+        return self._typed("compile", options)  # type: ignore[return-value]
+
+    def list(self, **options: Any) -> ListResult:
+        return self._typed("list", options)  # type: ignore[return-value]
+
+    def parse_project(self, **options: Any) -> ParseResult:
+        """`dvt parse`: re-parse and write target/manifest.json."""
+        return self._typed("parse", options)  # type: ignore[return-value]
+
+    def query(self, sql: str, *, target: str | None = None, limit: int | None = None,
+              vars: Mapping[str, Any] | None = None) -> ShowResult:
+        """Rows of SQL (Jinja, ref, source) on `target` (the default target when None),
+        federated when it reads other connections; nothing is printed or materialized.
+        An error is returned in `.error`, not raised."""
+        from dvt_engine.commands.show import query
+
+        options = Options(command="show", inline=sql, limit=limit, vars=vars or {})
+        return query(self.invocation(options), target)
+
+    def compile_node(self, unique_id: str, **options: Any) -> str:
+        """One node's compiled SQL, with nothing written or printed (a notebook cell's
+        check that its model compiles); errors raise."""
+        from dvt_engine.commands.compile import compile_one
+
+        return compile_one(self.invocation(Options(command="compile", **options)), unique_id)
+
+    def run_operation(self, macro: str, args: Mapping[str, Any] | None = None,
+                      **options: Any) -> OperationResult:
+        return self._typed("run-operation", {"macro": macro, "macro_args": dict(args or {}),
+                                             **options})  # type: ignore[return-value]
+
+    def docs_generate(self, **options: Any) -> InfoResult:
+        return self._typed("docs", {"action": "generate", **options})  # type: ignore
+
+    def debug(self, **options: Any) -> InfoResult:
+        return self._typed("debug", options)  # type: ignore[return-value]
+
+    def _typed(self, command: str, kwargs: dict[str, Any]) -> CommandResult:
+        subscriber = kwargs.pop("subscriber", None)
+        result = self.execute(Options(command=command, **kwargs), subscriber)
+        return result
 
 
-
-__all__ = ["Session", "ProjectError"]
+__all__ = ["Options", "ProjectError", "Session"]

@@ -313,13 +313,13 @@ def test_example_project_federates_and_shows(spark: Any, tmp_path: Path) -> None
     assert project.query("select region_name, revenue from region_revenue order by 1") == [
         ("North", 165.75), ("South", 159.99), ("West", 375.0)]
     listing = project.dvt("ls", "--output", "json", "--resource-type", "model")
-    paths = {line["name"]: line["execution"] for line in listing.result.data}
+    paths = {line["name"]: line["execution"] for line in listing.result.entries}
     assert paths == {"customer_revenue": "federation", "region_revenue": "federation",
                      "top_region": "pushdown"}
     project.query("drop table region_revenue")
     shown = project.dvt("show", "-s", "region_revenue")
     assert shown.exit_code == 0, shown.output
-    assert shown.result.data.num_rows == 3
+    assert shown.result.table.num_rows == 3
     assert "| West        |  375.00 |" in shown.output
     # inline SQL reading two connections is federated like a model preview
     inline = project.dvt(
@@ -328,12 +328,12 @@ def test_example_project_federates_and_shows(spark: Any, tmp_path: Path) -> None
         "join {{ ref('orders') }} o on o.customer_id = c.customer_id order by 2 desc",
         "--limit", "2")
     assert inline.exit_code == 0, inline.output
-    assert inline.result.data.to_pylist() == [{"name": "Dan Olsen", "amount": 300.0},
+    assert inline.result.table.to_pylist() == [{"name": "Dan Olsen", "amount": 300.0},
                                               {"name": "Ada Olsen", "amount": 120.5}]
     # reading only the default target stays on its adapter
     local = project.dvt("show", "--inline", "select count(*) as n from {{ ref('orders') }}")
     assert local.exit_code == 0, local.output
-    assert local.result.data.to_pylist()[0]["n"] > 2
+    assert local.result.table.to_pylist()[0]["n"] > 2
 
 
 @pytest.mark.parametrize("how", ["front end", "SIGINT"])
@@ -365,7 +365,7 @@ def test_cancel_interrupts_the_spark_job_and_keeps_the_session(fp: FedProject, h
 
     def on_event(event: object) -> None:
         if isinstance(event, NodeStarted) and event.unique_id.endswith(".slow_fed"):
-            timers.append(threading.Timer(3.0, lambda: session.runner.interrupt()
+            timers.append(threading.Timer(3.0, lambda: session.cancel()
                                           if how == "front end"
                                           else os.kill(os.getpid(), signal.SIGINT)))
             timers[-1].start()

@@ -241,7 +241,7 @@ def test_every_direction_and_pushdown_on_each_target(fp: FedProject, route: str)
         fp.model(name, sql.format(**DBT_RELATIONS), TARGETS[name])
     listing = fp.dvt("ls", "--output", "json", "--resource-type", "model")
     assert listing.exit_code == 0, listing.output
-    paths = {line["name"]: line["execution"] for line in listing.result.data}
+    paths = {line["name"]: line["execution"] for line in listing.result.entries}
     assert paths == {name: "pushdown" if name.startswith("pushdown") else "federation"
                      for name in MATRIX_SQL}
 

@@ -115,7 +115,7 @@ class MultiProject(PgProject):
     def ls_json(self, *args: str) -> dict[str, dict[str, Any]]:
         run = self.dvt("ls", "--output", "json", *args)
         assert run.exit_code == 0, run.output
-        return {d["unique_id"]: d for d in run.result.data}
+        return {d["unique_id"]: d for d in run.result.entries}
 
     def manifest_nodes(self) -> dict[str, Any]:
         data = json.loads((self.root / "target" / "manifest.json").read_text())
@@ -262,7 +262,7 @@ def test_build_pushes_down_on_each_target_and_federation_fails_alone(mt: MultiPr
     run = mt.dvt("test", "-s", "pg_orders_dup")
     assert run.exit_code == 1 and run.statuses == {"pg_orders_dup": "fail"}, run.output
     listing = mt.dvt("ls", "-s", "pg_orders_dup", "--output", "json")
-    assert listing.result.data[0]["target"] == "pg", listing.output
+    assert listing.result.entries[0]["target"] == "pg", listing.output
 
 
 def test_ref_and_source_render_for_the_connection_they_live_on(mt: MultiProject) -> None:

@@ -173,7 +173,7 @@ def test_the_trial_matrix_on_postgres_snowflake_and_databricks(trial: Project) -
     assert seeded.exit_code == 0, seeded.output
     assert "OK loaded seed file" in seeded.output
     listing = trial.dvt("ls", "--resource-type", "model", "--output", "json")
-    paths = {m["name"]: m["execution"] for m in listing.result.data}
+    paths = {m["name"]: m["execution"] for m in listing.result.entries}
     assert {n for n, path in paths.items() if path == "pushdown"} == \
         {"pushdown_pg_only", "pushdown_databricks_only"}, paths
 

@@ -127,7 +127,7 @@ def test_the_trial_plan(trial: Trial) -> None:
         parsed.output
     for kind, count in (("model", 23), ("seed", 13), ("source", 16), ("test", 4)):
         listed = trial.ok("list", "--resource-type", kind)
-        assert len(listed.result.data) == count, (kind, listed.output)
+        assert len(listed.result.names) == count, (kind, listed.output)
     compiled = trial.ok("compile", "-s", "cross_pg_databricks", "snowflake_to_pg",
                         "three_way_to_databricks")
     assert "-- Spark SQL:" in compiled.output or "-- route:" in compiled.output
@@ -201,12 +201,12 @@ def test_the_trial_plan(trial: Trial) -> None:
     tested = trial.ok("test", "-s", "dim_customers")
     assert "PASS=2" in tested.output
     shown = trial.ok("show", "-s", "pushdown_pg_only", "--limit", "10")
-    assert shown.result.data.num_rows == 9
+    assert shown.result.table.num_rows == 9
     shown = trial.ok("show", "-s", "cross_pg_databricks", "--limit", "5")
-    assert shown.result.data.num_rows == 5  # computed, not read back from the table
+    assert shown.result.table.num_rows == 5  # computed, not read back from the table
     counted = trial.ok("show", "--inline",
                        "select count(*) as cnt from {{ ref('fact_transactions') }}")
-    assert counted.result.data.to_pylist() == [{"cnt": 3 * TRANSACTIONS}]
+    assert counted.result.table.to_pylist() == [{"cnt": 3 * TRANSACTIONS}]
     compiled = trial.ok("compile")
     assert "Found 23 models" in compiled.output
     assert len(list((trial.root / "target" / "compiled").rglob("*.sql"))) >= 23 + 4
@@ -237,7 +237,7 @@ def test_the_trial_plan(trial: Trial) -> None:
     retried = trial.ok("retry")
     assert retried.statuses == {"dim_packs": "success"}, retried.output
     listed = trial.ok("list", "--output", "json", "--resource-type", "model")
-    entries = {m["name"]: m for m in listed.result.data}
+    entries = {m["name"]: m for m in listed.result.entries}
     assert len(entries) == 23
     assert entries["dim_employees"]["config"]["materialized"] == "incremental"
     assert entries["fact_transactions"]["depends_on"]["nodes"] == \

@@ -68,7 +68,7 @@ def test_front_end_cancel(project):
     """What a front end does from another thread: Runner.interrupt()."""
     session = _project(project)
     assert session.invoke(["run", "-s", "first"]).success
-    result = _run_and_interrupt(session, 2, lambda: session.runner.interrupt())
+    result = _run_and_interrupt(session, 2, lambda: session.cancel())
     _check(project, session, result)
 
 
@@ -80,7 +80,7 @@ def test_cancel_before_the_statement_starts(project):
 
     def on_event(event):
         if isinstance(event, NodeStarted) and event.unique_id.endswith(".slow"):
-            session.runner.interrupt()  # in the worker thread, before `slow` executes
+            session.cancel()  # in the worker thread, before `slow` executes
 
     result = session.invoke(["run", "--threads", "2"], subscriber=on_event)
     _check(project, session, result)
@@ -94,7 +94,7 @@ def test_front_end_cancel_with_one_thread_before_the_statement_starts(project):
 
     def on_event(event):
         if isinstance(event, NodeStarted) and event.unique_id.endswith(".slow"):
-            session.runner.interrupt()
+            session.cancel()
 
     result = session.invoke(["run", "--threads", "1"], subscriber=on_event)
     _check(project, session, result)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from dvt_engine.cli import run_command
-from dvt_engine.console import ConsolePrinter
+from dvt_engine.reporting import ConsolePrinter
 
 SECRET = "Sup3rSecretPassw0rd"
 

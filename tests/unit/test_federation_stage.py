@@ -6,7 +6,7 @@ import pytest
 from dvt_engine.adapters import Relation
 from dvt_engine.errors import CompilationError
 from dvt_engine.manifest import Node
-from dvt_engine.tasks import stage
+from dvt_engine.execution import stage
 
 
 def _node(**config: object) -> Node:

@@ -237,7 +237,7 @@ def test_docs_generate_writes_catalog_and_index_and_serves(project: Project) -> 
     # the description's </script> is escaped inside the JSON, never closing the tag
     assert "</script><b>" not in html
 
-    from dvt_engine.tasks.docs import make_server
+    from dvt_engine.commands.docs import make_server
 
     server = make_server(target, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

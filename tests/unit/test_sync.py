@@ -41,7 +41,7 @@ def test_sync_dry_run_plans_the_jdbc_driver_when_the_jar_is_missing(
                      run.output), run.output
     assert "Still missing (optional; federation reads through Arrow without it): " \
            "libpostgresql-jdbc-java" in run.output
-    assert run.result.data["system_missing"] == ["libpostgresql-jdbc-java"]
+    assert run.result.details["system_missing"] == ["libpostgresql-jdbc-java"]
     assert "pw-sync-never-shown" not in run.output
     assert not missing.exists()  # a dry run installs nothing
 
@@ -51,7 +51,7 @@ def test_sync_dry_run_plans_the_jdbc_driver_when_the_jar_is_missing(
     run = project.dvt("sync", "--dry-run")
     assert re.search(r"^\s+libpostgresql-jdbc-java \(apt\)\s+present", run.output, re.M)
     assert "apt-get" not in run.output
-    assert run.result.data["system_missing"] == []
+    assert run.result.details["system_missing"] == []
 
 
 def test_sync_without_spark_does_not_plan_jdbc(project: Project, tmp_path: Path,
@@ -63,4 +63,4 @@ def test_sync_without_spark_does_not_plan_jdbc(project: Project, tmp_path: Path,
     run = project.dvt("sync", "--dry-run")
     assert "(postgres)" in run.output, run.output
     assert "libpostgresql-jdbc-java" not in run.output
-    assert run.result.data["system_missing"] == []
+    assert run.result.details["system_missing"] == []

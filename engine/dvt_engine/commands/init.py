@@ -7,14 +7,15 @@ as soon as it is created. `--project-dir` (optional) is the folder to create it 
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from dvt_engine.commands.clean import error_result
 from dvt_engine.errors import ProjectError
-from dvt_engine.tasks.base import EXIT_OK, CommandResult
-from dvt_engine.tasks.clean import Subscriber, command_events, error_result
+from dvt_engine.events import EventBus
+from dvt_engine.options import Options
+from dvt_engine.results import EXIT_OK, CommandResult, InfoResult
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -127,39 +128,40 @@ Try running the following commands:
 
 KEEP_DIRS = ("seeds", "macros", "tests", "snapshots", "analyses")
 
+if TYPE_CHECKING:
+    from dvt_engine.session import Session
 
-def run(args: argparse.Namespace, session: Any = None,
-        subscriber: Subscriber | None = None) -> CommandResult:
-    with command_events(session, subscriber) as bus:
-        try:
-            name = _checked_name(args.project_name)
-            parent = Path(args.project_dir).resolve() if args.project_dir else Path.cwd()
-            root = parent / name
-            if root.exists():
-                raise ProjectError(
-                    f"A project called {name} already exists here.",
-                    path=str(root),
-                    hint="Pick another name, or remove that folder first.",
-                )
-        except ProjectError as exc:
-            return error_result("init", bus, exc)
-        bus.log(f"Creating dvt configuration folder at {root}")
-        files = _starter_files(name, with_profile=not args.skip_profile_setup)
-        for rel, text in files.items():
-            path = root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-        if args.skip_profile_setup:
-            bus.log("Skipping profile setup: add a profile named "
-                    f"'{name}' to your profiles.yml (e.g. ~/.dbt/profiles.yml).")
-        else:
-            bus.log(f"Profile {name} written to {root / 'profiles.yml'} "
-                    f"(DuckDB file {name}.duckdb).")
-        bus.log("")
-        bus.log(f'Your new DVT project "{name}" was created!')
-        bus.log("")
-        bus.log(f"Next: cd {name} && dvt build")
-        return CommandResult("init", True, exit_code=EXIT_OK, data=root)
+
+def run(options: Options, bus: EventBus, session: Session | None) -> CommandResult:
+    try:
+        name = _checked_name(options.project_name)
+        parent = Path(options.project_dir).resolve() if options.project_dir else Path.cwd()
+        root = parent / name
+        if root.exists():
+            raise ProjectError(
+                f"A project called {name} already exists here.",
+                path=str(root),
+                hint="Pick another name, or remove that folder first.",
+            )
+    except ProjectError as exc:
+        return error_result("init", bus, exc)
+    bus.log(f"Creating dvt configuration folder at {root}")
+    files = _starter_files(name, with_profile=not options.skip_profile_setup)
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    if options.skip_profile_setup:
+        bus.log("Skipping profile setup: add a profile named "
+                f"'{name}' to your profiles.yml (e.g. ~/.dbt/profiles.yml).")
+    else:
+        bus.log(f"Profile {name} written to {root / 'profiles.yml'} "
+                f"(DuckDB file {name}.duckdb).")
+    bus.log("")
+    bus.log(f'Your new DVT project "{name}" was created!')
+    bus.log("")
+    bus.log(f"Next: cd {name} && dvt build")
+    return InfoResult("init", True, exit_code=EXIT_OK, details={"path": root})
 
 
 def _checked_name(name: str | None) -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from dvt_engine.adapters import Adapter, Relation
 from dvt_engine.errors import CompilationError
-from dvt_engine.tasks import materialize as mat
+from dvt_engine.execution import materialize as mat
 
 if TYPE_CHECKING:
     from dvt_engine.federation import Extraction

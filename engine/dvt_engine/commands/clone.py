@@ -8,7 +8,6 @@ has no zero-copy clone. Nodes without a state relation, and targets that already
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections import Counter
@@ -18,23 +17,20 @@ from typing import Any
 
 from dvt_engine import artifacts
 from dvt_engine.adapters import Relation
-from dvt_engine.errors import DvtError, ProjectError
-from dvt_engine.events import RunFinished
-from dvt_engine.manifest import Node
-from dvt_engine.runner import NodeResult, Runner
-from dvt_engine.session import Session
-from dvt_engine.tasks import materialize as mat
-from dvt_engine.tasks.base import (
-    EXIT_FAILURE,
-    EXIT_OK,
+from dvt_engine.commands.base import (
     NOTHING_TO_DO,
-    CommandResult,
+    announce_found,
     announce_run,
-    args_json,
-    found_line,
     select_ids,
     write_manifest,
 )
+from dvt_engine.errors import DvtError, ProjectError
+from dvt_engine.events import RunFinished
+from dvt_engine.execution import materialize as mat
+from dvt_engine.invocation import Invocation
+from dvt_engine.manifest import Node
+from dvt_engine.results import EXIT_FAILURE, EXIT_OK, RunResult
+from dvt_engine.runner import NodeResult, Runner
 
 CLONE_TYPES = ("model", "seed", "snapshot")
 
@@ -61,9 +57,9 @@ def load_state_manifest(state: str | None) -> dict[str, Any]:
 
 
 class Cloner:
-    def __init__(self, session: Session, state_nodes: dict[str, Any], full_refresh: bool
+    def __init__(self, inv: Invocation, state_nodes: dict[str, Any], full_refresh: bool
                  ) -> None:
-        self.session = session
+        self.inv = inv
         self.state_nodes = state_nodes
         self.full_refresh = full_refresh
 
@@ -72,7 +68,7 @@ class Cloner:
         other = self.state_nodes.get(node.unique_id)
         if not other or (other.get("config") or {}).get("materialized") == "ephemeral":
             return None
-        adapter = self.session.adapter(node.target)
+        adapter = self.inv.adapter(node.target)
         ident = other.get("alias") or other.get("name")
         if not ident or not other.get("schema"):
             return None
@@ -80,13 +76,13 @@ class Cloner:
                                     other["schema"], ident)
 
     def execute(self, node: Node) -> NodeResult:
-        events = self.session.events
+        events = self.inv.events
         source = self.state_relation(node)
         if source is None:
             events.log(f"No relation found in state manifest for {node.unique_id}", "debug")
             return NodeResult(node.unique_id, "success", "No-op")
-        adapter = self.session.adapter(node.target)
-        target = self.session.compiler.relation_of(node)
+        adapter = self.inv.adapter(node.target)
+        target = self.inv.compiler.relation_of(node)
         existing = adapter.get_relation(target.database, target.schema or "",
                                         target.identifier or "")
         same = source.matches(target.database, target.schema, target.identifier)
@@ -103,42 +99,42 @@ def describe(node: Node) -> str:
     return f"clone {node.unique_id}"
 
 
-def run(session: Session, args: argparse.Namespace) -> CommandResult:
-    state = load_state_manifest(getattr(args, "state", None))
-    events = session.events
+def run(inv: Invocation) -> RunResult:
+    state = load_state_manifest(inv.options.state)
+    events = inv.events
     started = time.perf_counter()
-    manifest = session.manifest
-    events.log(found_line(manifest))
-    ids = [u for u in select_ids(session, args, CLONE_TYPES)
+    manifest = inv.manifest
+    announce_found(inv)
+    ids = [u for u in select_ids(inv, CLONE_TYPES)
            if u in manifest.nodes and manifest.nodes[u].resource_type in CLONE_TYPES
            and not manifest.nodes[u].is_ephemeral]
     if not ids:
         events.log("")
         events.log(NOTHING_TO_DO, "warn")
-        return CommandResult("clone", True, [], exit_code=EXIT_OK)
-    threads = announce_run(session, args, "clone", ids)
-    cloner = Cloner(session, state.get("nodes") or {},
-                    bool(getattr(args, "full_refresh", False)))
+        return RunResult("clone", True, exit_code=EXIT_OK)
+    threads = announce_run(inv, "clone", ids)
+    cloner = Cloner(inv, state.get("nodes") or {},
+                    bool(inv.options.full_refresh))
     try:
         results = Runner(manifest, events, threads=threads).run(ids, _guard(cloner), describe)
     finally:
-        for adapter in session.adapters_in_use():
+        for adapter in inv.adapters_in_use():
             adapter.forget_cache()
     elapsed = time.perf_counter() - started
-    _summary(session, results, elapsed)
-    artifacts.write_json(session.target_dir / "run_results.json",
+    _summary(inv, results, elapsed)
+    artifacts.write_json(inv.target_dir / "run_results.json",
                          artifacts.run_results_json(results, elapsed,
-                                                    {**args_json(args), "which": "clone"}))
-    write_manifest(session)
+                                                    inv.options.to_json()))
+    write_manifest(inv)
     events.emit(RunFinished(command="clone", elapsed=elapsed, results=results))
     ok = all(r.status == "success" for r in results)
-    return CommandResult("clone", ok, results, exit_code=EXIT_OK if ok else EXIT_FAILURE,
+    return RunResult("clone", ok, results=results, exit_code=EXIT_OK if ok else EXIT_FAILURE,
                          elapsed=elapsed)
 
 
-def _summary(session: Session, results: list[NodeResult], elapsed: float) -> None:
+def _summary(inv: Invocation, results: list[NodeResult], elapsed: float) -> None:
     """dbt's run-end lines (clone keeps its own: run.py's summary is about builds)."""
-    events = session.events
+    events = inv.events
     hours, rem = divmod(elapsed, 3600)
     minutes, seconds = divmod(rem, 60)
     kinds = Counter(r.node.resource_type for r in results if r.node is not None)

@@ -8,7 +8,6 @@ the age does not depend on this machine's clock.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import time
 from dataclasses import dataclass
@@ -16,20 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from dvt_engine import artifacts
-from dvt_engine.errors import DvtError
-from dvt_engine.events import RunFinished
-from dvt_engine.manifest import Node
-from dvt_engine.runner import NodeResult, Runner
-from dvt_engine.session import Session
-from dvt_engine.tasks.base import (
-    EXIT_FAILURE,
-    EXIT_OK,
+from dvt_engine.commands.base import (
     NOTHING_TO_DO,
-    CommandResult,
+    announce_found,
     announce_run,
-    found_line,
     select_ids,
 )
+from dvt_engine.errors import DvtError
+from dvt_engine.events import RunFinished
+from dvt_engine.invocation import Invocation
+from dvt_engine.manifest import Node
+from dvt_engine.results import EXIT_FAILURE, EXIT_OK, RunResult
+from dvt_engine.runner import NodeResult, Runner
 
 SOURCES_SCHEMA = "https://schemas.getdbt.com/dbt/sources/v3.json"
 PERIODS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -106,11 +103,11 @@ def _utc(value: Any) -> datetime.datetime | None:
 
 
 class FreshnessChecker:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, inv: Invocation) -> None:
+        self.inv = inv
 
     def query(self, node: Node, crit: Criteria) -> str:
-        relation = self.session.compiler.relation_of(node)
+        relation = self.inv.compiler.relation_of(node)
         custom = _loaded_at_query(node)
         if custom:
             return (f"select ({custom}) as max_loaded_at, "
@@ -124,7 +121,7 @@ class FreshnessChecker:
         crit = criteria(node)
         assert crit is not None  # only sources with rules are selected
         try:
-            adapter = self.session.adapter(node.config.get("connection") or None)
+            adapter = self.inv.adapter(node.config.get("connection") or None)
             sql = self.query(node, crit)
             table = adapter.read_arrow(sql)
             row = table.to_pylist()[0] if table.num_rows else {}
@@ -202,12 +199,12 @@ def sources_json(results: list[NodeResult], elapsed: float, adapter_type: str | 
             "elapsed_time": elapsed}
 
 
-def run(session: Session, args: argparse.Namespace) -> CommandResult:
-    events = session.events
+def run(inv: Invocation) -> RunResult:
+    events = inv.events
     started = time.perf_counter()
-    manifest = session.manifest
-    events.log(found_line(manifest))
-    ids = [u for u in select_ids(session, args, ("source",))
+    manifest = inv.manifest
+    announce_found(inv)
+    ids = [u for u in select_ids(inv, ("source",))
            if u in manifest.sources and criteria(manifest.sources[u]) is not None]
     missing = [u for u in ids if not _loaded_at(manifest.sources[u])
                and not _loaded_at_query(manifest.sources[u])]
@@ -216,27 +213,27 @@ def run(session: Session, args: argparse.Namespace) -> CommandResult:
         events.log(f"Source {node.source_name}.{node.name} has freshness rules but no "
                    f"loaded_at_field; skipping it ({node.original_file_path})", "warn")
     ids = [u for u in ids if u not in missing]
-    out_path = Path(args.output) if getattr(args, "output", None) else \
-        session.target_dir / "sources.json"
+    out_path = Path(inv.options.output) if inv.options.output else \
+        inv.target_dir / "sources.json"
     if not ids:
         events.log("")
         events.log(NOTHING_TO_DO, "warn")
-        return CommandResult("source", True, [], exit_code=EXIT_OK)
-    threads = announce_run(session, args, "freshness", ids)
+        return RunResult("source", True, exit_code=EXIT_OK)
+    threads = announce_run(inv, "freshness", ids)
     runner = Runner(manifest, events, threads=threads)
-    checker = FreshnessChecker(session)
+    checker = FreshnessChecker(inv)
     results = runner.run(ids, checker.execute, describe)
     elapsed = time.perf_counter() - started
-    artifacts.write_json(out_path, sources_json(results, elapsed, session.output().type))
-    _end_messages(session, results, elapsed)
+    artifacts.write_json(out_path, sources_json(results, elapsed, inv.output().type))
+    _end_messages(inv, results, elapsed)
     events.emit(RunFinished(command="freshness", elapsed=elapsed, results=results))
     ok = all(r.status in ("pass", "warn") for r in results)
-    return CommandResult("source", ok, results, exit_code=EXIT_OK if ok else EXIT_FAILURE,
+    return RunResult("source", ok, results=results, exit_code=EXIT_OK if ok else EXIT_FAILURE,
                          elapsed=elapsed)
 
 
-def _end_messages(session: Session, results: list[NodeResult], elapsed: float) -> None:
-    events = session.events
+def _end_messages(inv: Invocation, results: list[NodeResult], elapsed: float) -> None:
+    events = inv.events
     hours, rem = divmod(elapsed, 3600)
     minutes, seconds = divmod(rem, 60)
     n = len(results)

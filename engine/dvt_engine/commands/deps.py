@@ -8,48 +8,47 @@ are still installed.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dvt_engine.errors import DvtError, ProjectError
-from dvt_engine.events import EventBus
-from dvt_engine.project.project import PROJECT_FILES, ProjectConfig, load_project
-from dvt_engine.project.yaml_io import load_yaml_file, render_values
-from dvt_engine.tasks.base import EXIT_FAILURE, EXIT_OK, CommandResult
-from dvt_engine.tasks.clean import (
-    Subscriber,
-    command_events,
+from dvt_engine.commands.clean import (
     error_result,
     load_project_only,
     render_without_profile,
 )
+from dvt_engine.errors import DvtError, ProjectError
+from dvt_engine.events import EventBus
+from dvt_engine.options import Options
+from dvt_engine.project.project import PROJECT_FILES, ProjectConfig, load_project
+from dvt_engine.project.yaml_io import load_yaml_file, render_values
+from dvt_engine.results import EXIT_FAILURE, EXIT_OK, CommandResult, InfoResult
 
 PACKAGE_FILES = ("packages.yml", "dependencies.yml")
 # what copying a local package leaves out: build output and nested installs
 _IGNORE = shutil.ignore_patterns("target", "dbt_packages", "dvt_packages", "logs", ".git",
                                  "*.duckdb", "*.duckdb.wal", "__pycache__")
 
+if TYPE_CHECKING:
+    from dvt_engine.session import Session
 
-def run(args: argparse.Namespace, session: Any = None,
-        subscriber: Subscriber | None = None) -> CommandResult:
-    with command_events(session, subscriber) as bus:
-        try:
-            project = load_project_only(args, session)
-            render = render_without_profile(dict(args.vars or {}))
-            specs = _read_packages(project, render)
-        except DvtError as exc:
-            return error_result("deps", bus, exc)
-        if not specs:
-            bus.log("Warning: No packages were found in packages.yml", "warn")
-            return CommandResult("deps", True, exit_code=EXIT_OK)
-        failed = [spec for spec in specs if not _install(project, spec, render, bus)]
-        if failed:
-            n = len(failed)
-            bus.log(f"{n} package{'s' if n != 1 else ''} could not be installed", "error")
-            return CommandResult("deps", False, exit_code=EXIT_FAILURE, data=failed)
+
+def run(options: Options, bus: EventBus, session: Session | None) -> CommandResult:
+    try:
+        project = load_project_only(options, session)
+        render = render_without_profile(dict(options.vars or {}))
+        specs = _read_packages(project, render)
+    except DvtError as exc:
+        return error_result("deps", bus, exc)
+    if not specs:
+        bus.log("Warning: No packages were found in packages.yml", "warn")
         return CommandResult("deps", True, exit_code=EXIT_OK)
+    failed = [spec for spec in specs if not _install(project, spec, render, bus)]
+    if failed:
+        n = len(failed)
+        bus.log(f"{n} package{'s' if n != 1 else ''} could not be installed", "error")
+        return InfoResult("deps", False, exit_code=EXIT_FAILURE, details={"failed": failed})
+    return CommandResult("deps", True, exit_code=EXIT_OK)
 
 
 def _read_packages(project: ProjectConfig, render: Any) -> list[dict[str, Any]]:

@@ -2,43 +2,44 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
+import time
 from decimal import Decimal
 from typing import Any
 
-from dvt_engine.session import Session
-from dvt_engine.tasks.base import EXIT_ERROR, CommandResult, found_line, select_ids
-from dvt_engine.tasks.compile import concurrency_line, plan_inline, printed_ids
-from dvt_engine.tasks.execute import NodeExecutor
+from dvt_engine.commands.base import announce_found, select_ids
+from dvt_engine.commands.compile import concurrency_line, plan_inline, printed_ids
+from dvt_engine.errors import DvtError
+from dvt_engine.execution.execute import NodeExecutor
+from dvt_engine.invocation import Invocation
+from dvt_engine.results import EXIT_ERROR, ShowResult
 
 
-def run(session: Session, args: argparse.Namespace) -> CommandResult:
-    events = session.events
-    manifest = session.manifest
-    events.log(found_line(manifest))
-    session.flags.update(which="show")
-    # a preview is of the node itself: its tests are not pulled in
-    args.indirect_selection = getattr(args, "indirect_selection", None) or "empty"
-    limit = args.limit
-    if args.inline:
-        concurrency_line(session, args)
-        table = preview_inline(session, args.inline, limit)
+def run(inv: Invocation) -> ShowResult:
+    options = inv.options
+    events = inv.events
+    manifest = inv.manifest
+    announce_found(inv)
+    limit = options.limit
+    if options.inline is not None:
+        concurrency_line(inv)
+        table = preview_inline(inv, options.inline, limit)
         name = None
     else:
-        ids = [u for u in select_ids(session, args, ("model", "seed", "snapshot", "test",
-                                                      "analysis"))]
+        # a preview is of the node itself: its tests are not pulled in
+        ids = select_ids(inv, ("model", "seed", "snapshot", "test", "analysis"),
+                         indirect_selection=options.indirect_selection or "empty")
         if not ids:
-            return CommandResult("show", True, data=None)
-        concurrency_line(session, args)
+            return ShowResult("show", True)
+        concurrency_line(inv)
         # dbt previews the selected node named in the first --select argument
-        named = printed_ids(session, args, ids)
+        named = printed_ids(inv, ids)
         if len(ids) > 1:
             events.log(f"show previews one node; {len(ids)} selected, showing "
                        f"{manifest.get((named or ids)[-1]).name}", "debug")
         node = manifest.nodes[(named or ids)[-1]]
-        executor = NodeExecutor(session)
+        executor = NodeExecutor(inv)
         if node.resource_type == "seed":
             sql = f"select * from {executor.relation(node)}"
         else:
@@ -46,35 +47,45 @@ def run(session: Session, args: argparse.Namespace) -> CommandResult:
             executor.flush()
         adapter = executor.adapter(node)
         name = node.name
-        plan = session.execution_plans([node.unique_id]).get(node.unique_id)
+        plan = inv.execution_plans([node.unique_id]).get(node.unique_id)
         if plan is not None and plan.is_federated and node.resource_type == "model":
-            from dvt_engine.tasks.federate import preview_federated
+            from dvt_engine.execution.federate import preview_federated
 
-            table = preview_federated(session, node, plan, sql, limit)
+            table = preview_federated(inv, node, plan, sql, limit)
         else:
             table = _read(adapter, sql, limit)
-    if args.output == "json":
+    if options.output == "json":
         rows = [{k: _json_value(v) for k, v in row.items()} for row in table.to_pylist()]
         data = {"show": rows} if name is None else {"node": name, "show": rows}
-        events.log(json.dumps(data, indent=2, default=str), "result")
+        events.printed(json.dumps(data, indent=2, default=str), "show")
     else:
         events.log("Previewing inline node:" if name is None else f"Previewing node '{name}':")
-        events.log(print_table(table), "result")
-    return CommandResult("show", True, data=table,
-                         exit_code=0 if table is not None else EXIT_ERROR)
+        events.printed(print_table(table), "show")
+    return ShowResult("show", True, table=table, node=name)
 
 
-def preview_inline(session: Session, sql: str, limit: int | None,
+def query(inv: Invocation, target: str | None = None) -> ShowResult:
+    """`Session.query`: inline SQL's rows, with no events; an error in `.error`."""
+    started = time.perf_counter()
+    try:
+        table = preview_inline(inv, inv.options.inline or "", inv.options.limit, target)
+    except DvtError as exc:
+        return ShowResult("show", False, exit_code=EXIT_ERROR, error=exc,
+                          elapsed=time.perf_counter() - started)
+    return ShowResult("show", True, table=table, elapsed=time.perf_counter() - started)
+
+
+def preview_inline(inv: Invocation, sql: str, limit: int | None,
                    target: str | None = None) -> Any:
     """Inline SQL's rows (an Arrow table): on `target`'s adapter (the default target when
     None) when everything it reads lives there, else federated through Spark like a
     federated model's preview."""
-    compiled, node, plan = plan_inline(session, sql, target)
+    compiled, node, plan = plan_inline(inv, sql, target)
     if plan.is_federated:
-        from dvt_engine.tasks.federate import preview_federated
+        from dvt_engine.execution.federate import preview_federated
 
-        return preview_federated(session, node, plan, compiled, limit)
-    return _read(session.adapter(target), compiled, limit)
+        return preview_federated(inv, node, plan, compiled, limit)
+    return _read(inv.adapter(target), compiled, limit)
 
 
 def _read(adapter: Any, sql: str, limit: int | None) -> Any:

@@ -8,47 +8,40 @@ exit 1. run_results.json records the call (a `macro.<package>.<name>` result), s
 
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Any
 
 from dvt_engine import artifacts
+from dvt_engine.commands.base import write_manifest
 from dvt_engine.errors import CompilationError, DvtError
+from dvt_engine.invocation import Invocation
 from dvt_engine.jinja.context import RenderState
 from dvt_engine.manifest import Manifest
+from dvt_engine.results import EXIT_FAILURE, EXIT_OK, OperationResult
 from dvt_engine.runner import NodeResult
-from dvt_engine.session import Session
-from dvt_engine.tasks.base import (
-    EXIT_FAILURE,
-    EXIT_OK,
-    CommandResult,
-    args_json,
-    write_manifest,
-)
 
 
-def run(session: Session, args: argparse.Namespace) -> CommandResult:
-    manifest = session.manifest  # parse errors propagate: run_command makes them exit 2
-    session.flags.update(which="run-operation")
-    name = str(args.macro)
-    macro_args = dict(args.args or {})
+def run(inv: Invocation) -> OperationResult:
+    manifest = inv.manifest  # parse errors propagate: execute makes them exit 2
+    name = str(inv.options.macro)
+    macro_args = dict(inv.options.macro_args)
     started = time.perf_counter()
     unique_id = find_macro(manifest, name)  # unknown macro: an error, exit 2 (as dbt)
     try:
-        value = _call(session, name, macro_args)
+        value = _call(inv, name, macro_args)
         result = NodeResult(unique_id, "success", message="OK")
     except Exception as exc:  # noqa: BLE001 - any failure of the macro is reported, exit 1
         text = _error_text(exc)
-        session.events.log(f"Encountered an error while running operation: {text}", "error")
-        result = NodeResult(f"macro.{session.project.name}.{name}", "error", message=text,
+        inv.events.log(f"Encountered an error while running operation: {text}", "error")
+        result = NodeResult(f"macro.{inv.project.name}.{name}", "error", message=text,
                             error=text)
         value = exc
     result.execution_time = time.perf_counter() - started
-    _record(session, args, result)
+    _record(inv, result)
     ok = result.status == "success"
-    return CommandResult("run-operation", ok, [result], data=value,
-                         exit_code=EXIT_OK if ok else EXIT_FAILURE,
-                         elapsed=result.execution_time)
+    return OperationResult("run-operation", ok, results=[result], value=value,
+                           exit_code=EXIT_OK if ok else EXIT_FAILURE,
+                           elapsed=result.execution_time)
 
 
 def find_macro(manifest: Manifest, name: str) -> str:
@@ -67,8 +60,8 @@ def find_macro(manifest: Manifest, name: str) -> str:
     return (root or matches)[0].unique_id
 
 
-def _call(session: Session, name: str, macro_args: dict[str, Any]) -> Any:
-    compiler = session.compiler
+def _call(inv: Invocation, name: str, macro_args: dict[str, Any]) -> Any:
+    compiler = inv.compiler
     package, _, short = name.rpartition(".")
     if not package:
         return compiler.call_macro(name, macro_args, execute=True)
@@ -83,8 +76,8 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _record(session: Session, args: argparse.Namespace, result: NodeResult) -> None:
-    run_args = {**args_json(args), "which": "run-operation"}
-    artifacts.write_json(session.target_dir / "run_results.json",
-                         artifacts.run_results_json([result], result.execution_time, run_args))
-    write_manifest(session)
+def _record(inv: Invocation, result: NodeResult) -> None:
+    artifacts.write_json(inv.target_dir / "run_results.json",
+                         artifacts.run_results_json([result], result.execution_time,
+                                                    inv.options.to_json()))
+    write_manifest(inv)

@@ -14,7 +14,6 @@ command. It is optional - federation falls back to Arrow without it - so it neve
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import importlib.metadata
 import importlib.util
@@ -26,19 +25,18 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dvt_engine.errors import DvtError
-from dvt_engine.events import EventBus
-from dvt_engine.project.profiles import Profile, load_profile
-from dvt_engine.tasks.base import EXIT_FAILURE, EXIT_OK, CommandResult
-from dvt_engine.tasks.clean import (
-    Subscriber,
-    command_events,
+from dvt_engine.commands.clean import (
     error_result,
     load_project_only,
     render_without_profile,
 )
+from dvt_engine.errors import DvtError
+from dvt_engine.events import EventBus
+from dvt_engine.options import Options
+from dvt_engine.project.profiles import Profile, load_profile
+from dvt_engine.results import EXIT_FAILURE, EXIT_OK, CommandResult, InfoResult
 
 # output type -> (pip requirement, module that proves it is installed)
 REQUIREMENTS: dict[str, list[tuple[str, str]]] = {
@@ -57,6 +55,9 @@ REQUIREMENTS: dict[str, list[tuple[str, str]]] = {
 SPARK = ("pyspark", "pyspark")
 # output type -> apt packages Spark uses to read it (the file is found by federation.spark)
 SYSTEM_PACKAGES: dict[str, list[str]] = {"postgres": ["libpostgresql-jdbc-java"]}
+
+if TYPE_CHECKING:
+    from dvt_engine.session import Session
 
 
 @dataclass
@@ -216,23 +217,21 @@ def _sync_system(packages: list[SystemPackage], dry_run: bool, bus: EventBus) ->
     return installed
 
 
-def run(args: argparse.Namespace, session: Any = None,
-        subscriber: Subscriber | None = None) -> CommandResult:
-    with command_events(session, subscriber) as bus:
-        try:
-            profile = _profile(args, session)
-        except DvtError as exc:
-            return error_result("sync", bus, exc)
-        return _sync(profile, bool(getattr(args, "dry_run", False)), bus)
+def run(options: Options, bus: EventBus, session: Session | None) -> CommandResult:
+    try:
+        profile = _profile(options, session)
+    except DvtError as exc:
+        return error_result("sync", bus, exc)
+    return _sync(profile, bool(options.dry_run), bus)
 
 
-def _profile(args: argparse.Namespace, session: Any) -> Profile:
+def _profile(options: Options, session: Any) -> Profile:
     if session is not None:
         return session.profile  # type: ignore[no-any-return]
-    project = load_project_only(args, None)
-    return load_profile(project.root, project.profile, getattr(args, "profiles_dir", None),
-                        getattr(args, "target", None),
-                        render_without_profile(dict(getattr(args, "vars", None) or {})))
+    project = load_project_only(options, None)
+    return load_profile(project.root, project.profile, options.profiles_dir,
+                        options.target,
+                        render_without_profile(dict(options.vars or {})))
 
 
 def _sync(profile: Profile, dry_run: bool, bus: EventBus) -> CommandResult:
@@ -280,8 +279,8 @@ def _sync(profile: Profile, dry_run: bool, bus: EventBus) -> CommandResult:
         # optional: without the driver, Spark reads those inputs through Arrow
         bus.log("Still missing (optional; federation reads through Arrow without it): "
                 + ", ".join(system_missing), "warn")
-    return CommandResult("sync", ok, exit_code=EXIT_OK if ok else EXIT_FAILURE,
-                         data={"present": [r.spec for r in reqs if r.present()],
+    return InfoResult("sync", ok, exit_code=EXIT_OK if ok else EXIT_FAILURE,
+                      details={"present": [r.spec for r in reqs if r.present()],
                                "missing": [r.spec for r in missing], "installed": installed,
                                "java": java, "needs_spark": needs_spark,
                                "system_missing": system_missing,

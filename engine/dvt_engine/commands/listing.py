@@ -2,46 +2,49 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from typing import Any
 
 from dvt_engine.artifacts import node_json
+from dvt_engine.commands.base import select_ids
+from dvt_engine.invocation import Invocation
 from dvt_engine.manifest import Node
+from dvt_engine.options import Options
 from dvt_engine.planner import ExecutionPlan, home_output
-from dvt_engine.session import Session
-from dvt_engine.tasks.base import CommandResult, select_ids
+from dvt_engine.results import ListResult
 
 ALL_TYPES = ("model", "seed", "test", "snapshot", "source", "analysis")
 
 
-def run(session: Session, args: argparse.Namespace) -> CommandResult:
-    manifest = session.manifest
-    if args.resource_type and "all" in args.resource_type:
-        args.resource_type = None
-    if args.resource_type and "default" in args.resource_type:
-        args.resource_type = None
+def run(inv: Invocation) -> ListResult:
+    options = inv.options
+    manifest = inv.manifest
+    types = options.resource_types
+    if "all" in types or "default" in types:
+        types = ()
+    output = options.output or "selector"
     # dbt lists in unique_id order: models, seeds, sources, tests (then by name)
-    ids = sorted(select_ids(session, args, ALL_TYPES))
-    plans = session.execution_plans(ids) if args.output == "json" else {}
-    default = session.profile.target_name if args.output == "json" else ""
-    lines = [_render(manifest.get(u), args, plans.get(u), default) for u in ids]
+    ids = sorted(select_ids(inv, ALL_TYPES, resource_types=types))
+    plans = inv.execution_plans(ids) if output == "json" else {}
+    default = inv.profile.target_name if output == "json" else ""
+    lines = [_render(manifest.get(u), options, plans.get(u), default) for u in ids]
     for line in lines:
-        session.events.log(line, "result")
+        inv.events.printed(line, "list")
     names = [manifest.get(u).search_name for u in ids]
     if not ids:
-        session.events.log("No nodes selected!", "warn")
-    return CommandResult("list", True, data=names if args.output != "json" else
-                         [json.loads(line) for line in lines])
+        inv.events.warn("No nodes selected!")
+    return ListResult("list", True, names=names, lines=lines,
+                      entries=[json.loads(line) for line in lines] if output == "json" else [])
 
 
-def _render(node: Node, args: argparse.Namespace, plan: ExecutionPlan | None = None,
+def _render(node: Node, options: Options, plan: ExecutionPlan | None = None,
             default_target: str = "") -> str:
-    if args.output == "name":
+    output = options.output or "selector"
+    if output == "name":
         return node.search_name
-    if args.output == "path":
+    if output == "path":
         return node.original_file_path
-    if args.output == "json":
+    if output == "json":
         data = _json(node)
         if plan is not None:
             # DVT: where the node runs and how (the target resolved: never None here)
@@ -52,9 +55,9 @@ def _render(node: Node, args: argparse.Namespace, plan: ExecutionPlan | None = N
         if node.resource_type == "source":
             data["connection"] = home_output(node, default_target)
         keys: Any = _DEFAULT_KEYS
-        if args.output_keys:
+        if options.output_keys:
             # dbt takes "name unique_id" (one quoted arg) as well as several args
-            keys = {k for key in args.output_keys for k in key.replace(",", " ").split()}
+            keys = {k for key in options.output_keys for k in key.replace(",", " ").split()}
         data = {k: v for k, v in data.items() if k in keys}
         return json.dumps(data, default=str)
     return ".".join(node.fqn) if node.resource_type != "source" else \

@@ -10,13 +10,13 @@ from typing import Any
 
 from dvt_engine.adapters import Adapter, Relation
 from dvt_engine.errors import DvtError
+from dvt_engine.execution import materialize as mat
 from dvt_engine.filewriter import BackgroundWriter
+from dvt_engine.invocation import Invocation
 from dvt_engine.jinja.context import RenderState, inject_ctes
 from dvt_engine.manifest import Node
 from dvt_engine.planner import ExecutionPlan, federation_unavailable
 from dvt_engine.runner import NodeResult
-from dvt_engine.session import Session
-from dvt_engine.tasks import materialize as mat
 
 _CALL_VALUE = re.compile(r"^\s*(ref|source|get_where_subquery)\s*\(.*\)\s*$", re.S)
 
@@ -24,19 +24,17 @@ _CALL_VALUE = re.compile(r"^\s*(ref|source|get_where_subquery)\s*\(.*\)\s*$", re
 class NodeExecutor:
     """Compiles and runs nodes of one command; writes target/compiled and target/run."""
 
-    def __init__(self, session: Session, *, full_refresh: bool = False,
-                 store_failures: bool = False, write_files: bool = True,
-                 show_seeds: bool = False,
+    def __init__(self, inv: Invocation, *, write_files: bool = True,
                  plans: dict[str, ExecutionPlan] | None = None) -> None:
-        self.session = session
+        self.inv = inv
         # the planner's decision per node: its target, and federation's foreign inputs
         self.plans = plans or {}
-        self.compiler = session.compiler
-        self.full_refresh = full_refresh
-        self.store_failures = store_failures
+        self.compiler = inv.compiler
+        self.full_refresh = inv.options.full_refresh
+        self.store_failures = inv.options.store_failures
         self.write_files = write_files
-        self.show_seeds = show_seeds
-        self.target_dir = session.target_dir
+        self.show_seeds = inv.options.command == "seed" and inv.options.show
+        self.target_dir = inv.target_dir
         self.writer = BackgroundWriter()
         # when each node's compile step ended: run_results' timing has compile + execute
         self._compiled_at: dict[str, float] = {}
@@ -44,7 +42,7 @@ class NodeExecutor:
     def flush(self) -> None:
         """Wait for compiled/run files to be on disk."""
         for exc in self.writer.flush():
-            self.session.events.log(f"could not write a file under target/: {exc}", "warn")
+            self.inv.events.warn(f"could not write a file under target/: {exc}")
 
     # -- compile --------------------------------------------------------------------
     def compile(self, node: Node) -> str:
@@ -91,7 +89,7 @@ class NodeExecutor:
 
     def adapter(self, node: Node) -> Adapter:
         plan = self.plans.get(node.unique_id)
-        return self.session.adapter(plan.target if plan is not None else node.target)
+        return self.inv.adapter(plan.target if plan is not None else node.target)
 
     def relation(self, node: Node) -> Relation:
         return self.compiler.relation_of(node)
@@ -102,26 +100,26 @@ class NodeExecutor:
         try:
             plan = self.plans.get(node.unique_id)
             if plan is not None and plan.is_federated and node.resource_type == "model":
-                from dvt_engine.tasks.federate import run_federated
+                from dvt_engine.execution.federate import run_federated
 
                 # extract -> Spark -> land on the target; a failure fails this node alone
                 result = run_federated(self, node, plan)
             elif plan is not None and plan.is_federated and node.resource_type == "test":
-                from dvt_engine.tasks.federate import run_federated_test
+                from dvt_engine.execution.federate import run_federated_test
 
                 result = run_federated_test(self, node, plan)
             elif plan is not None and plan.is_federated and node.resource_type == "snapshot":
-                from dvt_engine.tasks.federate import run_federated_snapshot
+                from dvt_engine.execution.federate import run_federated_snapshot
 
                 result = run_federated_snapshot(self, node, plan)
             elif plan is not None and plan.is_federated:
-                raise federation_unavailable(self.session.manifest, node, plan)
+                raise federation_unavailable(self.inv.manifest, node, plan)
             elif node.resource_type == "test":
                 result = self._run_test(node)
             elif node.resource_type == "seed":
                 result = self._run_seed(node)
             elif node.resource_type == "snapshot":
-                from dvt_engine.tasks.snapshot import run_snapshot
+                from dvt_engine.execution.snapshot import run_snapshot
 
                 result = run_snapshot(self, node)
             else:
@@ -236,7 +234,7 @@ class NodeExecutor:
         should_warn = str(row.get("should_warn")).lower() == "true"
         should_error = str(row.get("should_error")).lower() == "true"
         status, message = _test_status(failures, should_warn, should_error, node.config,
-                                       bool(self.session.flags.get("warn_error")))
+                                       self.inv.options.warn_error)
         return NodeResult(node.unique_id, status, message,
                           failures=0 if status == "pass" else failures,
                           compiled_code=sql, relation_name=relation_name,

@@ -8,37 +8,22 @@ Also home of the helpers the other profile-less commands (init, deps, debug) sha
 
 from __future__ import annotations
 
-import argparse
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dvt_engine.errors import DvtError, ProjectError
 from dvt_engine.events import Event, EventBus
+from dvt_engine.options import Options
 from dvt_engine.project.project import ProjectConfig, find_project_dir, load_project
 from dvt_engine.project.yaml_io import env_var
-from dvt_engine.tasks.base import EXIT_ERROR, EXIT_OK, CommandResult
+from dvt_engine.results import EXIT_ERROR, EXIT_OK, CommandResult, InfoResult
+
+if TYPE_CHECKING:
+    from dvt_engine.session import Session
 
 Subscriber = Callable[[Event], None]
-
-
-@contextmanager
-def command_events(session: Any, subscriber: Subscriber | None) -> Iterator[EventBus]:
-    """The bus a profile-less command emits on: the session's, or a fresh one.
-
-    run_command does not subscribe the printer for these commands, so we do it here
-    (and undo it, so a long-lived notebook session does not print twice next time).
-    """
-    bus: EventBus = session.events if session is not None else EventBus()
-    if subscriber is not None:
-        bus.subscribe(subscriber)
-    try:
-        yield bus
-    finally:
-        if subscriber is not None:
-            bus.unsubscribe(subscriber)
 
 
 def render_without_profile(cli_vars: dict[str, Any]) -> Callable[[str], Any]:
@@ -61,40 +46,37 @@ def render_without_profile(cli_vars: dict[str, Any]) -> Callable[[str], Any]:
     return render
 
 
-def project_root(args: argparse.Namespace) -> Path:
-    project_dir = getattr(args, "project_dir", None)
-    return Path(project_dir).resolve() if project_dir else find_project_dir()
+def project_root(options: Options) -> Path:
+    return Path(options.project_dir).resolve() if options.project_dir else find_project_dir()
 
 
-def load_project_only(args: argparse.Namespace, session: Any = None) -> ProjectConfig:
+def load_project_only(options: Options, session: Session | None = None) -> ProjectConfig:
     """dbt_project.yml of the session, or of --project-dir / the cwd, without a profile."""
     if session is not None:
-        return session.project  # type: ignore[no-any-return]
-    return load_project(project_root(args), render_without_profile(dict(args.vars or {})))
+        return session.project
+    return load_project(project_root(options), render_without_profile(dict(options.vars)))
 
 
 def error_result(command: str, bus: EventBus, exc: DvtError, code: int = EXIT_ERROR
                  ) -> CommandResult:
     bus.log(str(exc), "error")
-    return CommandResult(command, False, exit_code=code, data=exc)
+    return CommandResult(command, False, exit_code=code, error=exc)
 
 
-def run(args: argparse.Namespace, session: Any = None,
-        subscriber: Subscriber | None = None) -> CommandResult:
-    with command_events(session, subscriber) as bus:
-        try:
-            project = load_project_only(args, session)
-            paths = _checked_paths(project)
-        except DvtError as exc:
-            return error_result("clean", bus, exc)
-        for shown, path in paths:
-            bus.log(f"Checking {shown}/*")
-            _remove(path)
-            bus.log(f"Cleaned {shown}/*")
-        if not paths:
-            bus.log("No clean-targets configured in dbt_project.yml", "warn")
-        bus.log("Finished cleaning all paths.")
-        return CommandResult("clean", True, exit_code=EXIT_OK)
+def run(options: Options, bus: EventBus, session: Session | None) -> CommandResult:
+    try:
+        project = load_project_only(options, session)
+        paths = _checked_paths(project)
+    except DvtError as exc:
+        return error_result("clean", bus, exc)
+    for shown, path in paths:
+        bus.log(f"Checking {shown}/*")
+        _remove(path)
+        bus.log(f"Cleaned {shown}/*")
+    if not paths:
+        bus.log("No clean-targets configured in dbt_project.yml", "warn")
+    bus.log("Finished cleaning all paths.")
+    return InfoResult("clean", True, exit_code=EXIT_OK)
 
 
 def _checked_paths(project: ProjectConfig) -> list[tuple[str, Path]]:

@@ -7,20 +7,23 @@ printed (settings are redacted and secret values are scrubbed from error texts).
 
 from __future__ import annotations
 
-import argparse
 import platform
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dvt_engine.errors import DvtError
 from dvt_engine.events import EventBus
+from dvt_engine.options import Options
 from dvt_engine.project.profiles import Output, find_profiles_file
 from dvt_engine.project.yaml_io import is_secret_key, load_yaml_file
-from dvt_engine.tasks.base import EXIT_FAILURE, EXIT_OK, CommandResult
-from dvt_engine.tasks.clean import Subscriber, command_events
+from dvt_engine.results import EXIT_FAILURE, EXIT_OK, CommandResult, InfoResult
+
+if TYPE_CHECKING:
+    from dvt_engine.session import Session
 
 DVT_VERSION = "0.1.0"
 
@@ -37,31 +40,24 @@ class Report:
         self.failures.append(detail)
 
 
-def run(*call_args: Any, session: Any = None, subscriber: Subscriber | None = None
-        ) -> CommandResult:
-    """Called as run(args, session=None, subscriber=p) without a session, or
-    run(session, args) with one (cli.run_command)."""
-    if len(call_args) == 2:
-        session, args = call_args
-    else:
-        (args,) = call_args
-    with command_events(session, subscriber) as bus:
-        return _debug(args, session, Report(bus))
-
-
-def _debug(args: argparse.Namespace, session: Any, report: Report) -> CommandResult:
+def run(options: Options, bus: EventBus, session: Session | None,
+        open_session: Callable[[EventBus], Session] | None) -> CommandResult:
+    """With a session (a notebook's), check it; without one, open one if the project
+    loads (a failure to load is a failed check, not an error)."""
+    report = Report(bus)
     own_session = session is None
-    if getattr(args, "config_dir", False):
-        return _config_dir(args, session, report)
+    if options.config_dir:
+        return _config_dir(options, session, report)
     try:
-        session = session or _open_session(args, report)
-        if not getattr(args, "connection", False):
+        if session is None and open_session is not None:
+            session = _open_session(open_session, report)
+        if not options.connection:
             _environment(report)
-            _files(args, session, report)
-            _configuration(args, session, report)
+            _files(options, session, report)
+            _configuration(options, session, report)
             _dependencies(report)
         elif session is not None and not _profile_ok(session):
-            _configuration(args, session, report)  # records why the profile failed
+            _configuration(options, session, report)  # records why the profile failed
         if _profile_ok(session):
             _connections(session, report)
     finally:
@@ -70,13 +66,11 @@ def _debug(args: argparse.Namespace, session: Any, report: Report) -> CommandRes
     return _finish(report)
 
 
-def _open_session(args: argparse.Namespace, report: Report) -> Any:
+def _open_session(open_session: Callable[[EventBus], Session], report: Report
+                  ) -> Session | None:
     """A Session for the project, or None (the failure is recorded as a check)."""
-    from dvt_engine.session import Session
-
     try:
-        return Session(args.project_dir, profiles_dir=args.profiles_dir, target=args.target,
-                       vars=args.vars, events=report.bus)
+        return open_session(report.bus)
     except DvtError as exc:
         report.fail(f"Project loading failed for the following reason:\n{_one_line(exc)}")
         return None
@@ -102,9 +96,9 @@ def _environment(report: Report) -> None:
     report.log(f"os info: {platform.platform()}")
 
 
-def _files(args: argparse.Namespace, session: Any, report: Report) -> None:
-    project_dir = session.project_dir if session is not None else _guess_project_dir(args)
-    profiles_dir = getattr(session, "profiles_dir", None) or args.profiles_dir
+def _files(options: Options, session: Any, report: Report) -> None:
+    project_dir = session.project_dir if session is not None else _guess_project_dir(options)
+    profiles_dir = getattr(session, "profiles_dir", None) or options.profiles_dir
     profiles_file = find_profiles_file(project_dir, profiles_dir)
     shown_dir = profiles_file.parent if profiles_file else \
         Path(profiles_dir or project_dir).expanduser()
@@ -119,14 +113,14 @@ def _files(args: argparse.Namespace, session: Any, report: Report) -> None:
             report.log(f"adapter version: {version}")
 
 
-def _guess_project_dir(args: argparse.Namespace) -> Path:
-    return Path(args.project_dir).resolve() if args.project_dir else Path.cwd()
+def _guess_project_dir(options: Options) -> Path:
+    return Path(options.project_dir).resolve() if options.project_dir else Path.cwd()
 
 
-def _configuration(args: argparse.Namespace, session: Any, report: Report) -> None:
+def _configuration(options: Options, session: Any, report: Report) -> None:
     report.log("Configuration:")
     if session is None:
-        _profiles_file_only(args, report)
+        _profiles_file_only(options, report)
         report.log("  dbt_project.yml file [ERROR not found]")
         return
     try:
@@ -139,9 +133,9 @@ def _configuration(args: argparse.Namespace, session: Any, report: Report) -> No
     report.log("  dbt_project.yml file [OK found and valid]")
 
 
-def _profiles_file_only(args: argparse.Namespace, report: Report) -> None:
+def _profiles_file_only(options: Options, report: Report) -> None:
     """Without a project the profile name is unknown: check the file itself."""
-    path = find_profiles_file(_guess_project_dir(args), args.profiles_dir)
+    path = find_profiles_file(_guess_project_dir(options), options.profiles_dir)
     if path is None:
         report.log("  profiles.yml file [ERROR not found]")
         report.fail("Profile loading failed for the following reason:\nno profiles.yml found "
@@ -204,24 +198,25 @@ def _check_output(session: Any, output: Output) -> tuple[bool, str]:
 def _finish(report: Report) -> CommandResult:
     if not report.failures:
         report.log("All checks passed!")
-        return CommandResult("debug", True, exit_code=EXIT_OK)
+        return InfoResult("debug", True, exit_code=EXIT_OK)
     n = len(report.failures)
     report.log(f"{n} check{'s' if n != 1 else ''} failed:", "error")
     for detail in report.failures:
         report.log(detail, "error")
         report.log("")
-    return CommandResult("debug", False, exit_code=EXIT_FAILURE, data=report.failures)
+    return InfoResult("debug", False, exit_code=EXIT_FAILURE,
+                      details={"failures": report.failures})
 
 
-def _config_dir(args: argparse.Namespace, session: Any, report: Report) -> CommandResult:
-    project_dir = session.project_dir if session is not None else _guess_project_dir(args)
+def _config_dir(options: Options, session: Any, report: Report) -> CommandResult:
+    project_dir = session.project_dir if session is not None else _guess_project_dir(options)
     profiles_file = find_profiles_file(project_dir, getattr(session, "profiles_dir", None)
-                                       or args.profiles_dir)
+                                       or options.profiles_dir)
     where = profiles_file.parent if profiles_file else Path("~/.dbt").expanduser()
     report.log("To view your profiles.yml file, run:")
     report.log("")
     report.log(f"{'open' if sys.platform == 'darwin' else 'xdg-open'} {where}")
-    return CommandResult("debug", True, exit_code=EXIT_OK)
+    return InfoResult("debug", True, exit_code=EXIT_OK)
 
 
 # -- helpers --------------------------------------------------------------------------

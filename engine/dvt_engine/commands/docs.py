@@ -8,7 +8,6 @@ and renders them with inline JS/CSS: no CDN, it works offline and from file://.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
 import json
@@ -21,12 +20,14 @@ from typing import Any
 
 from dvt_engine import artifacts
 from dvt_engine.adapters import Adapter, Relation
+from dvt_engine.commands.base import announce_found, select_ids
+from dvt_engine.commands.compile import COMPILE_TYPES
 from dvt_engine.errors import DvtError, ProjectError
+from dvt_engine.events import Concurrency
+from dvt_engine.execution.execute import NodeExecutor
+from dvt_engine.invocation import Invocation
 from dvt_engine.manifest import Node
-from dvt_engine.session import Session
-from dvt_engine.tasks.base import EXIT_OK, CommandResult, found_line, select_ids
-from dvt_engine.tasks.compile import COMPILE_TYPES
-from dvt_engine.tasks.execute import NodeExecutor
+from dvt_engine.results import EXIT_OK, InfoResult
 
 CATALOG_SCHEMA = "https://schemas.getdbt.com/dbt/catalog/v1.json"
 CATALOG_TYPES = ("model", "seed", "snapshot")
@@ -36,71 +37,62 @@ _NO_STATS = {"has_stats": {"id": "has_stats", "label": "Has Stats?", "value": Fa
                                           "table"}}
 
 
-def run(session: Session, args: argparse.Namespace) -> CommandResult:
-    if args.action == "serve":
-        return serve(session, args)
-    return generate(session, args)
+def run(inv: Invocation) -> InfoResult:
+    if inv.options.action == "serve":
+        return serve(inv)
+    return generate(inv)
 
 
 # -- generate -----------------------------------------------------------------------------
-def generate(session: Session, args: argparse.Namespace) -> CommandResult:
-    events = session.events
+def generate(inv: Invocation) -> InfoResult:
+    events = inv.events
     started = time.perf_counter()
-    manifest = session.manifest
-    events.log(found_line(manifest))
-    session.flags.update(which="generate", full_refresh=False)
+    manifest = inv.manifest
+    announce_found(inv)
     compiled: dict[str, str] = {}
     # one selection (so unmatched criteria warn once): compile part of it, catalog all of it
-    ids = select_ids(session, args, (*COMPILE_TYPES, *CATALOG_TYPES, "source"))
-    if not getattr(args, "no_compile", False):
+    ids = select_ids(inv, (*COMPILE_TYPES, *CATALOG_TYPES, "source"))
+    if not inv.options.no_compile:
         events.log("")
-        events.log(f"Concurrency: {int(getattr(args, 'threads', None) or session.output().threads)}"
-                   f" threads (target='{session.profile.target_name}')")
-        events.log("")
-        executor = NodeExecutor(session)
+        events.emit(Concurrency(threads=inv.threads, target_name=inv.profile.target_name))
+        executor = NodeExecutor(inv)
         for uid in ids:
             node = manifest.nodes.get(uid)
             if node is not None and node.resource_type in COMPILE_TYPES \
                     and not node.is_ephemeral:
                 compiled[uid] = executor.compile(node)
-    manifest_data = _manifest_data(session, compiled)
-    artifacts.write_json(session.target_dir / "manifest.json", manifest_data)
+    manifest_data = _manifest_data(inv, compiled)
+    artifacts.write_json(inv.target_dir / "manifest.json", manifest_data)
     events.log("Building catalog")
-    catalog = build_catalog(session, ids if _has_selection(args) else None)
-    path = (session.target_dir / "catalog.json").resolve()
+    catalog = build_catalog(inv, ids if inv.options.has_selection else None)
+    path = (inv.target_dir / "catalog.json").resolve()
     artifacts.write_json(path, catalog)
-    write_index(session.target_dir / "index.html", manifest_data, catalog)
-    if getattr(args, "static", False):
-        write_index(session.target_dir / "static_index.html", manifest_data, catalog)
+    write_index(inv.target_dir / "index.html", manifest_data, catalog)
+    if inv.options.static:
+        write_index(inv.target_dir / "static_index.html", manifest_data, catalog)
     events.log(f"Catalog written to {path}")
-    return CommandResult("docs", True, data=catalog, exit_code=EXIT_OK,
+    return InfoResult("docs", True, details={"catalog": catalog}, exit_code=EXIT_OK,
                          elapsed=time.perf_counter() - started)
 
 
-def _manifest_data(session: Session, compiled: dict[str, str]) -> dict[str, Any]:
+def _manifest_data(inv: Invocation, compiled: dict[str, str]) -> dict[str, Any]:
     try:
-        adapter_type: str | None = session.output().type
+        adapter_type: str | None = inv.output().type
     except DvtError:
         adapter_type = None
-    data = artifacts.manifest_json(session.manifest, adapter_type)
+    data = artifacts.manifest_json(inv.manifest, adapter_type)
     for uid, sql in compiled.items():
         entry = data["nodes"].get(uid)
         if entry is not None:
             entry.update(compiled=True, compiled_code=sql,
-                         compiled_path=f"{session.project.target_path}/compiled/"
+                         compiled_path=f"{inv.project.target_path}/compiled/"
                                        f"{entry['package_name']}/{entry['original_file_path']}")
     return data
 
 
-def _has_selection(args: argparse.Namespace) -> bool:
-    """With -s/--exclude/--selector the catalog covers the selection, else everything."""
-    return bool(getattr(args, "select", None) or getattr(args, "exclude", None)
-                or getattr(args, "selector", None))
-
-
-def build_catalog(session: Session, unique_ids: list[str] | None = None) -> dict[str, Any]:
+def build_catalog(inv: Invocation, unique_ids: list[str] | None = None) -> dict[str, Any]:
     """catalog.json in dbt's shape, from every connection the nodes live on."""
-    manifest = session.manifest
+    manifest = inv.manifest
     chosen = set(unique_ids) if unique_ids is not None else None
     groups: dict[tuple[str | None, str, str], list[Node]] = defaultdict(list)
     for node in manifest.all_nodes():
@@ -114,7 +106,7 @@ def build_catalog(session: Session, unique_ids: list[str] | None = None) -> dict
     errors: list[str] = []
     for (conn, database, schema), nodes in sorted(groups.items(), key=lambda kv: str(kv[0])):
         try:
-            adapter = session.adapter(conn)
+            adapter = inv.adapter(conn)
             found = {r.identifier.lower(): r for r in
                      adapter.list_relations_uncached(database or adapter.database, schema)
                      if r.identifier}
@@ -128,14 +120,14 @@ def build_catalog(session: Session, unique_ids: list[str] | None = None) -> dict
                 out[key][node.unique_id] = _catalog_entry(adapter, node, rel)
         except DvtError as exc:
             errors.append(f"{conn or 'default target'} {database}.{schema}: {exc.message}")
-    return {"metadata": artifacts.metadata(CATALOG_SCHEMA, _adapter_type(session)),
+    return {"metadata": artifacts.metadata(CATALOG_SCHEMA, _adapter_type(inv)),
             "nodes": out["nodes"], "sources": out["sources"],
             "errors": errors or None}
 
 
-def _adapter_type(session: Session) -> str | None:
+def _adapter_type(inv: Invocation) -> str | None:
     try:
-        return session.output().type
+        return inv.output().type
     except DvtError:
         return None
 
@@ -288,26 +280,26 @@ def make_server(directory: Path, host: str = "127.0.0.1", port: int = 8080
     return ThreadingHTTPServer((host, port), handler)
 
 
-def serve(session: Session, args: argparse.Namespace) -> CommandResult:
-    target = session.target_dir
+def serve(inv: Invocation) -> InfoResult:
+    target = inv.target_dir
     if not (target / "index.html").is_file():
         raise ProjectError(f"No docs site in {target}",
                            hint="Run `dvt docs generate` first.")
-    host = str(getattr(args, "host", None) or "127.0.0.1")
+    host = str(inv.options.host or "127.0.0.1")
     try:
-        server = make_server(target, host, int(getattr(args, "port", 8080)))
+        server = make_server(target, host, int(inv.options.port))
     except OSError as exc:
-        raise ProjectError(f"Cannot serve docs on {host}:{args.port}: {exc.strerror}",
+        raise ProjectError(f"Cannot serve docs on {host}:{inv.options.port}: {exc.strerror}",
                            hint="Pick another port with --port.") from None
     port = server.server_port
     url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
-    events = session.events
+    events = inv.events
     events.log(f"Serving docs at {port}")
     events.log(f"To access from your browser, navigate to: {url}")
     events.log("")
     events.log("")
     events.log("Press Ctrl+C to exit.")
-    if not getattr(args, "no_browser", False):
+    if not inv.options.no_browser:
         # no browser here is fine: the URL is printed above
         with contextlib.suppress(webbrowser.Error):
             webbrowser.open_new_tab(url)
@@ -317,4 +309,4 @@ def serve(session: Session, args: argparse.Namespace) -> CommandResult:
         pass
     finally:
         server.server_close()
-    return CommandResult("docs", True, exit_code=EXIT_OK)
+    return InfoResult("docs", True, exit_code=EXIT_OK)

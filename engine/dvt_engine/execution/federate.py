@@ -25,20 +25,20 @@ from typing import TYPE_CHECKING, Any
 
 from dvt_engine.adapters import Adapter, AdapterResponse, Relation
 from dvt_engine.errors import CompilationError, DatabaseError, DvtError
+from dvt_engine.execution import materialize as mat
+from dvt_engine.execution import stage
 from dvt_engine.federation import FederatedQuery, ForeignRelation, TypedValue, plan_extractions
 from dvt_engine.manifest import Node
 from dvt_engine.planner import ExecutionPlan, read_inputs
 from dvt_engine.runner import NodeResult
-from dvt_engine.tasks import materialize as mat
-from dvt_engine.tasks import stage
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from dvt_engine.execution.execute import NodeExecutor
     from dvt_engine.federation.extract import ScalarEvaluator
     from dvt_engine.federation.transport import Extracted
-    from dvt_engine.session import Session
-    from dvt_engine.tasks.execute import NodeExecutor
+    from dvt_engine.invocation import Invocation
 
 
 @dataclass
@@ -59,14 +59,14 @@ def view_prefix(node: Node) -> str:
     return f"dvt_{re.sub(r'[^A-Za-z0-9_]', '_', node.name)[:40]}_{digest}_"
 
 
-def plan_federation(session: Session, node: Node, plan: ExecutionPlan, sql: str
+def plan_federation(inv: Invocation, node: Node, plan: ExecutionPlan, sql: str
                     ) -> FederationSetup:
     """The FederatedQuery of `node` (compiled to `sql`), with schemas from the catalogs so
     unqualified columns resolve to their relation."""
     from sqlglot import exp
 
-    manifest = session.manifest
-    target = session.adapter(plan.target)
+    manifest = inv.manifest
+    target = inv.adapter(plan.target)
     relations: dict[str, ForeignRelation] = {}
     schemas: dict[str, list[str]] = {}
     adapters: dict[str, Adapter] = {}
@@ -74,17 +74,17 @@ def plan_federation(session: Session, node: Node, plan: ExecutionPlan, sql: str
     labels: dict[str, str] = {}  # local relation key -> its name in logs (orders, crm.x)
     for f in plan.foreign_inputs:
         parent = manifest.nodes.get(f.unique_id) or manifest.sources.get(f.unique_id)
-        adapter = session.adapter(f.connection)
+        adapter = inv.adapter(f.connection)
         adapters[f.connection] = adapter
         key = parent.search_name if parent is not None else f.relation_name
         relations[f.relation_name] = ForeignRelation(key, adapter.dialect, f.relation_name,
                                                      f.connection)
         if parent is not None:
-            _add_schema(schemas, key, adapter, session.compiler.relation_of(parent))
+            _add_schema(schemas, key, adapter, inv.compiler.relation_of(parent))
     for parent in read_inputs(manifest, node):
         if parent.unique_id in foreign_ids:
             continue
-        rel = session.compiler.relation_of(parent)
+        rel = inv.compiler.relation_of(parent)
         try:  # local relations are keyed by their table text in the target's dialect
             key = exp.to_table(str(rel), dialect=target.dialect).sql(dialect=target.dialect)
         except Exception:  # noqa: BLE001 - no schema only means a less precise plan
@@ -92,7 +92,7 @@ def plan_federation(session: Session, node: Node, plan: ExecutionPlan, sql: str
         labels[key] = parent.search_name
         _add_schema(schemas, key, target, rel)
     evaluate = None
-    this = session.compiler.relation_of(node)
+    this = inv.compiler.relation_of(node)
     if _incremental_on(target, node, this):
         # the watermark reads {{ this }}: its columns tell a correlated name from its own
         with contextlib.suppress(Exception):  # no schema only means a less precise plan
@@ -105,7 +105,7 @@ def plan_federation(session: Session, node: Node, plan: ExecutionPlan, sql: str
     for extraction in query.local_extractions:
         extraction.label = labels.get(extraction.key, "")
     texts = {fr.key: text for text, fr in relations.items()}
-    return FederationSetup(query, adapters, target, session.spark_conf(), texts)
+    return FederationSetup(query, adapters, target, inv.spark_conf(), texts)
 
 
 def _as_target_names(table: pa.Table, sql: str, target: Adapter) -> pa.Table:
@@ -211,7 +211,7 @@ def _add_schema(schemas: dict[str, list[str]], key: str, adapter: Adapter,
         schemas[key] = columns
 
 
-def describe_for_compile(session: Session, node: Node, plan: ExecutionPlan, sql: str
+def describe_for_compile(inv: Invocation, node: Node, plan: ExecutionPlan, sql: str
                          ) -> str:
     """`dvt compile`'s text for a federated node: the route, the extractions and the
     Spark SQL."""
@@ -222,7 +222,7 @@ def describe_for_compile(session: Session, node: Node, plan: ExecutionPlan, sql:
                 f"run there when they total <= {limit:,} rows, else computed in Spark)")
     else:
         line = f"-- route: {route} (federation_route)"
-    return line + "\n" + plan_federation(session, node, plan, sql).query.describe()
+    return line + "\n" + plan_federation(inv, node, plan, sql).query.describe()
 
 
 def _spark_or_fail(conf: dict[str, Any] | None = None) -> Any:
@@ -259,10 +259,10 @@ def _compute(setup: FederationSetup, done: Sequence[Extracted] = ()
     return extracted, table
 
 
-def preview_federated(session: Session, node: Node, plan: ExecutionPlan, sql: str,
+def preview_federated(inv: Invocation, node: Node, plan: ExecutionPlan, sql: str,
                       limit: int | None) -> pa.Table:
     """`show` of a federated model: computed in Spark, nothing landed on the target."""
-    _, table = _compute(plan_federation(session, node, plan, sql))
+    _, table = _compute(plan_federation(inv, node, plan, sql))
     return table.slice(0, limit) if limit is not None and limit >= 0 else table
 
 
@@ -274,20 +274,20 @@ def run_federated(ex: NodeExecutor, node: Node, plan: ExecutionPlan) -> NodeResu
     if kind not in ("view", "table", "incremental"):
         raise CompilationError(f"unknown materialization '{kind}'", node=node.unique_id,
                                hint="Use view, table, incremental or ephemeral.")
-    adapter = ex.session.adapter(plan.target)
+    adapter = ex.inv.adapter(plan.target)
     relation = ex.relation(node)
     adapter.create_schema(relation.database, relation.schema or "")
     # dbt runs pre-hooks before the model's SQL: they may fill what the model (or its
     # watermark, evaluated while planning) reads
     ex._hooks(node, "pre-hook", adapter)
-    setup = plan_federation(ex.session, node, plan, sql)
+    setup = plan_federation(ex.inv, node, plan, sql)
     if kind == "view":
         # a view on the target cannot read other connections: DVT builds a table instead
-        ex.session.events.log(
+        ex.inv.events.log(
             f"model {node.name} is materialized as a view but federated (it reads other "
             f"connections): building it as a table on '{plan.target}'", "warn")
     choice, foreign = _choose_route(ex, node, setup)
-    ex.session.events.log(f"{node.name}: federated, {choice.route} route ({choice.reason})",
+    ex.inv.events.log(f"{node.name}: federated, {choice.route} route ({choice.reason})",
                           "debug")
     inside = ex.post_hooks_inside(node, adapter)  # in the landing's transaction
     if choice.route == stage.STAGE:
@@ -319,7 +319,7 @@ def run_federated_test(ex: NodeExecutor, node: Node, plan: ExecutionPlan) -> Nod
     """A test whose query reads several connections (a relationships test from a model on
     one to a model on another): its verdict query is federated as a model is, by the
     staged or the Spark route, and nothing is landed."""
-    from dvt_engine.tasks.execute import verdict_sql
+    from dvt_engine.execution.execute import verdict_sql
 
     sql = ex.compile(node)
     cfg = node.config
@@ -329,9 +329,9 @@ def run_federated_test(ex: NodeExecutor, node: Node, plan: ExecutionPlan) -> Nod
             "for such tests yet", node=node.unique_id, path=node.original_file_path,
             hint="Remove store_failures from this test, or run it where its inputs live.")
     wrapped = verdict_sql(node, sql)
-    setup = plan_federation(ex.session, node, plan, wrapped)
+    setup = plan_federation(ex.inv, node, plan, wrapped)
     choice, foreign = _choose_route(ex, node, setup)
-    ex.session.events.log(f"{node.name}: federated test, {choice.route} route "
+    ex.inv.events.log(f"{node.name}: federated test, {choice.route} route "
                           f"({choice.reason})", "debug")
     if choice.route == stage.STAGE:
         table = _query_staged(setup, node, wrapped, foreign)
@@ -345,8 +345,8 @@ def run_federated_test(ex: NodeExecutor, node: Node, plan: ExecutionPlan) -> Nod
 def run_federated_snapshot(ex: NodeExecutor, node: Node, plan: ExecutionPlan) -> NodeResult:
     """A snapshot of relations on other connections: its foreign inputs are staged next
     to it on the target, and the snapshot (whose merge runs on the target) reads them."""
+    from dvt_engine.execution.snapshot import run_snapshot
     from dvt_engine.federation.transport import extract_to_arrow
-    from dvt_engine.tasks.snapshot import run_snapshot
 
     if stage.configured_route(node) == stage.SPARK:
         raise CompilationError(
@@ -355,7 +355,7 @@ def run_federated_snapshot(ex: NodeExecutor, node: Node, plan: ExecutionPlan) ->
             node=node.unique_id, path=node.original_file_path,
             hint="Remove federation_route: spark from this snapshot.")
     sql = ex.compile(node)
-    setup = plan_federation(ex.session, node, plan, sql)
+    setup = plan_federation(ex.inv, node, plan, sql)
     foreign = [extract_to_arrow(setup.adapters[e.connection or ""], e)
                for e in setup.query.extractions]
     target, relation = setup.target, ex.relation(node)

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from dvt_engine.adapters import Adapter, AdapterResponse, Relation
 from dvt_engine.errors import CompilationError, DvtError
+from dvt_engine.execution.materialize import Inside, staging_name
 from dvt_engine.manifest import Node
 from dvt_engine.runner import NodeResult
-from dvt_engine.tasks.materialize import Inside, staging_name
 
 if TYPE_CHECKING:
-    from dvt_engine.tasks.execute import NodeExecutor
+    from dvt_engine.execution.execute import NodeExecutor
 
 HARD_DELETES = ("ignore", "invalidate", "new_record")
 META_KEYS = ("dbt_scd_id", "dbt_updated_at", "dbt_valid_from", "dbt_valid_to", "dbt_is_deleted")
