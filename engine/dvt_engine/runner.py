@@ -13,7 +13,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from dvt_engine.events import EventBus, NodeFinished, NodeStarted
+from dvt_engine.events import EventBus, InputMoved, NodeFinished, NodeStarted
 from dvt_engine.interrupts import on_sigint
 from dvt_engine.manifest import Manifest, Node
 
@@ -39,10 +39,15 @@ class NodeResult:
     error: str | None = None  # the full error text (file, line, hint)
     node: Node | None = None
     data: Any = None  # e.g. the preview table of `seed --show`
+    target: str | None = None  # the output it ran on
+    route: str | None = None  # pushdown | staged | spark
+    inputs: tuple[InputMoved, ...] = ()  # how a federated node's inputs moved
 
 
 Execute = Callable[[Node], NodeResult]
 Describe = Callable[[Node], str]
+# a node's planned target and route, for NodeStarted (None: not known before it runs)
+Planned = Callable[[Node], tuple[str | None, str | None]]
 
 
 class Runner:
@@ -124,14 +129,15 @@ class Runner:
 
     # -- execution ----------------------------------------------------------------------
     def run(self, selected: list[str], execute: Execute, describe: Describe,
-            extra_edges: dict[str, set[str]] | None = None) -> list[NodeResult]:
+            extra_edges: dict[str, set[str]] | None = None,
+            planned: Planned | None = None) -> list[NodeResult]:
         try:
             if self.on_cancel is None:
-                return self._run(selected, execute, describe, extra_edges)
+                return self._run(selected, execute, describe, extra_edges, planned)
             # Ctrl-C cancels a statement running in this thread at once, not when its
             # driver next looks for signals (sqlite3 never does)
             with on_sigint(self.interrupt):
-                return self._run(selected, execute, describe, extra_edges)
+                return self._run(selected, execute, describe, extra_edges, planned)
         finally:
             self._finished.set()
             with self._watcher_lock:
@@ -140,7 +146,8 @@ class Runner:
                 watcher.join()  # no cancel may land on what runs after (on-run-end hooks)
 
     def _run(self, selected: list[str], execute: Execute, describe: Describe,
-             extra_edges: dict[str, set[str]] | None) -> list[NodeResult]:
+             extra_edges: dict[str, set[str]] | None, planned: Planned | None
+             ) -> list[NodeResult]:
         order = self.manifest.topological_order(selected)
         deps = self.dependencies(order, extra_edges)
         children: dict[str, list[str]] = {u: [] for u in order}
@@ -165,6 +172,7 @@ class Runner:
             node = self.manifest.get(uid)
             index = start_index()
             desc = describe(node)
+            target, route = planned(node) if planned is not None else (None, None)
             if self._cancel.is_set():
                 result = NodeResult(uid, "cancelled", "cancelled", node=node)
             elif uid in failed_ancestor:
@@ -172,7 +180,9 @@ class Runner:
                                     node=node)
             else:
                 self.events.emit(NodeStarted(unique_id=uid, index=index, total=total,
-                                             description=desc))
+                                             description=desc,
+                                             resource_type=node.resource_type,
+                                             target=target, route=route))
                 started = time.perf_counter()
                 try:
                     result = execute(node)
@@ -191,7 +201,9 @@ class Runner:
                 description=desc, message=result.message,
                 execution_time=result.execution_time, rows_affected=result.rows_affected,
                 failures=result.failures, resource_type=node.resource_type,
-                error=result.error,
+                error=result.error, target=result.target or target,
+                route=result.route or (route if result.status != "skipped" else None),
+                inputs=tuple(result.inputs),
             ))
             return result
 

@@ -457,14 +457,16 @@ def test_notebook_session_follows_seed_target_and_default_changes(mt: MultiProje
     try:
         assert session.invoke(["seed", "-s", "wh_people"]).success
         assert session.manifest.nodes["seed.proj.wh_people"].database == "warehouse"
-        assert session.invoke(["seed", "--target", "pg", "-s", "crm_codes"]).success
-        assert session.manifest.nodes["seed.proj.crm_codes"].database == db
-        # the next command without --target: the seed's own config again (re-parsed), and
-        # the profile's default target again (--target lasts one command, as on the CLI)
+        seeded = session.invoke(["seed", "--target", "pg", "-s", "crm_codes"])
+        assert seeded.success
+        assert seeded.results[0].relation_name.startswith(f'"{db}"')  # loaded on pg
+        # --target lasts one command, as on the CLI: the session's manifest never saw it
+        assert session.manifest.nodes["seed.proj.crm_codes"].database == "crm"
+        # the next command without --target: the seed's own config, the default target
         assert session.invoke(["seed", "-s", "crm_codes", "wh_people"]).success
         assert session.manifest.nodes["seed.proj.crm_codes"].database == "crm"
         assert session.manifest.nodes["seed.proj.wh_people"].database == "warehouse"
-        assert session.target_name is None and session.profile.target_name == "warehouse"
+        assert session.default_target is None and session.profile.target_name == "warehouse"
     finally:
         session.close()
     assert mt.query("select count(*) from analytics.crm_codes") == [(4,)]

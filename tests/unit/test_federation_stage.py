@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from dvt_engine.adapters import Relation
 from dvt_engine.errors import CompilationError
-from dvt_engine.manifest import Node
 from dvt_engine.execution import stage
+from dvt_engine.manifest import Node
 
 
 def _node(**config: object) -> Node:

@@ -17,7 +17,7 @@ from dvt_engine.commands.base import (
 )
 from dvt_engine.errors import DvtError
 from dvt_engine.events import HookFinished, HookStarted, NodeProblem, RunFinished
-from dvt_engine.execution.execute import NodeExecutor
+from dvt_engine.execution.runners import NodeExecution
 from dvt_engine.invocation import Invocation
 from dvt_engine.jinja.context import RenderState
 from dvt_engine.manifest import Manifest, Node
@@ -51,6 +51,14 @@ def describe(node: Node, plan: ExecutionPlan | None = None) -> str:
     if node.resource_type == "test":
         return f"test {node.name}"
     return f"{node.resource_type} {rel}"
+
+
+def planned(node: Node, plan: ExecutionPlan | None) -> tuple[str | None, str | None]:
+    """A node's target and route as planned (a federated one's route is chosen when it
+    runs: staged or spark)."""
+    if plan is None:
+        return node.target, None
+    return plan.target, "federated" if plan.is_federated else "pushdown"
 
 
 def build_edges(manifest: Manifest, selected: list[str]) -> dict[str, set[str]]:
@@ -98,7 +106,7 @@ def run_task(inv: Invocation, command: str, only_ids: list[str] | None = None) -
         write_manifest(inv)
         return RunResult(command, True, exit_code=EXIT_OK)
     threads = announce_run(inv, command, ids)
-    executor = NodeExecutor(inv, plans=inv.execution_plans(ids))
+    executor = NodeExecution(inv, inv.execution_plans(ids))
     runner = Runner(manifest, events, threads=threads, fail_fast=options.fail_fast,
                     on_cancel=inv.cancel_running)
     inv.attach(runner)  # a front end's cancel reaches it
@@ -111,7 +119,8 @@ def run_task(inv: Invocation, command: str, only_ids: list[str] | None = None) -
             try:
                 plans = executor.plans
                 results = runner.run(ids, executor.execute,
-                                     lambda n: describe(n, plans.get(n.unique_id)), edges)
+                                     lambda n: describe(n, plans.get(n.unique_id)), edges,
+                                     lambda n: planned(n, plans.get(n.unique_id)))
             finally:
                 executor.flush()
             end_hooks, hook_error = _project_hooks(inv, "on_run_end")

@@ -7,7 +7,7 @@ import json
 from dvt_engine.commands.base import announce_found, select_ids, write_manifest
 from dvt_engine.errors import DvtError
 from dvt_engine.events import Concurrency
-from dvt_engine.execution.execute import NodeExecutor
+from dvt_engine.execution.context import ExecutionContext
 from dvt_engine.invocation import Invocation
 from dvt_engine.jinja.context import RenderState, inject_ctes
 from dvt_engine.manifest import Node
@@ -52,7 +52,7 @@ def plan_inline(inv: Invocation, sql: str, target: str | None = None
 
 def compile_one(inv: Invocation, unique_id: str) -> str:
     """A node's SQL compiled without writing target/compiled."""
-    return NodeExecutor(inv, write_files=False).compile(inv.manifest.nodes[unique_id])
+    return ExecutionContext(inv, write_files=False).compile(inv.manifest.nodes[unique_id])
 
 
 def run(inv: Invocation) -> CompileResult:
@@ -67,7 +67,7 @@ def run(inv: Invocation) -> CompileResult:
     ids = [u for u in select_ids(inv, COMPILE_TYPES)
            if manifest.nodes.get(u) is not None and not manifest.nodes[u].is_ephemeral]
     concurrency_line(inv)
-    executor = NodeExecutor(inv)
+    executor = ExecutionContext(inv)
     compiled: dict[str, str] = {}
     for uid in ids:
         compiled[uid] = executor.compile(manifest.nodes[uid])
@@ -88,10 +88,11 @@ def run(inv: Invocation) -> CompileResult:
 
 def _log_federation(inv: Invocation, uid: str, plan: ExecutionPlan, sql: str) -> None:
     """A federated model's extraction queries and Spark SQL, under its plan line."""
-    from dvt_engine.execution.federate import describe_for_compile
+    from dvt_engine.execution.routes import route_for
 
     try:
-        text = describe_for_compile(inv, inv.manifest.nodes[uid], plan, sql)
+        text = route_for(ExecutionContext(inv, write_files=False), inv.manifest.nodes[uid],
+                         plan).describe(sql)
     except DvtError as exc:  # the run fails on it with the node named; compile only warns
         inv.events.warn(f"cannot plan federation for {uid}: {exc.message}", node=uid)
         return

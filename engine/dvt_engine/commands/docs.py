@@ -24,7 +24,7 @@ from dvt_engine.commands.base import announce_found, select_ids
 from dvt_engine.commands.compile import COMPILE_TYPES
 from dvt_engine.errors import DvtError, ProjectError
 from dvt_engine.events import Concurrency
-from dvt_engine.execution.execute import NodeExecutor
+from dvt_engine.execution.context import ExecutionContext
 from dvt_engine.invocation import Invocation
 from dvt_engine.manifest import Node
 from dvt_engine.results import EXIT_OK, InfoResult
@@ -55,7 +55,7 @@ def generate(inv: Invocation) -> InfoResult:
     if not inv.options.no_compile:
         events.log("")
         events.emit(Concurrency(threads=inv.threads, target_name=inv.profile.target_name))
-        executor = NodeExecutor(inv)
+        executor = ExecutionContext(inv)
         for uid in ids:
             node = manifest.nodes.get(uid)
             if node is not None and node.resource_type in COMPILE_TYPES \

@@ -11,7 +11,8 @@ from typing import Any
 from dvt_engine.commands.base import announce_found, select_ids
 from dvt_engine.commands.compile import concurrency_line, plan_inline, printed_ids
 from dvt_engine.errors import DvtError
-from dvt_engine.execution.execute import NodeExecutor
+from dvt_engine.execution.context import ExecutionContext
+from dvt_engine.execution.routes import route_for
 from dvt_engine.invocation import Invocation
 from dvt_engine.results import EXIT_ERROR, ShowResult
 
@@ -39,21 +40,15 @@ def run(inv: Invocation) -> ShowResult:
             events.log(f"show previews one node; {len(ids)} selected, showing "
                        f"{manifest.get((named or ids)[-1]).name}", "debug")
         node = manifest.nodes[(named or ids)[-1]]
-        executor = NodeExecutor(inv)
+        context = ExecutionContext(inv)
         if node.resource_type == "seed":
-            sql = f"select * from {executor.relation(node)}"
+            sql = f"select * from {context.relation(node)}"
         else:
-            sql = executor.compile(node)
-            executor.flush()
-        adapter = executor.adapter(node)
+            sql = context.compile(node)
+            context.flush()
         name = node.name
-        plan = inv.execution_plans([node.unique_id]).get(node.unique_id)
-        if plan is not None and plan.is_federated and node.resource_type == "model":
-            from dvt_engine.execution.federate import preview_federated
-
-            table = preview_federated(inv, node, plan, sql, limit)
-        else:
-            table = _read(adapter, sql, limit)
+        plans = inv.execution_plans([node.unique_id])
+        table = route_for(context, node, plans.get(node.unique_id)).preview(sql, limit)
     if options.output == "json":
         rows = [{k: _json_value(v) for k, v in row.items()} for row in table.to_pylist()]
         data = {"show": rows} if name is None else {"node": name, "show": rows}
@@ -81,16 +76,8 @@ def preview_inline(inv: Invocation, sql: str, limit: int | None,
     None) when everything it reads lives there, else federated through Spark like a
     federated model's preview."""
     compiled, node, plan = plan_inline(inv, sql, target)
-    if plan.is_federated:
-        from dvt_engine.execution.federate import preview_federated
-
-        return preview_federated(inv, node, plan, compiled, limit)
-    return _read(inv.adapter(target), compiled, limit)
-
-
-def _read(adapter: Any, sql: str, limit: int | None) -> Any:
-    query = adapter.limit_query(sql, limit) if limit is not None and limit >= 0 else sql
-    return adapter.read_arrow(query)
+    return route_for(ExecutionContext(inv, write_files=False), node, plan).preview(compiled,
+                                                                                  limit)
 
 
 def _json_value(value: Any) -> Any:

@@ -24,18 +24,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dvt_engine.adapters import Adapter, AdapterResponse, Relation
-from dvt_engine.errors import CompilationError, DatabaseError, DvtError
+from dvt_engine.errors import DatabaseError, DvtError
 from dvt_engine.execution import materialize as mat
 from dvt_engine.execution import stage
 from dvt_engine.federation import FederatedQuery, ForeignRelation, TypedValue, plan_extractions
 from dvt_engine.manifest import Node
 from dvt_engine.planner import ExecutionPlan, read_inputs
-from dvt_engine.runner import NodeResult
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from dvt_engine.execution.execute import NodeExecutor
     from dvt_engine.federation.extract import ScalarEvaluator
     from dvt_engine.federation.transport import Extracted
     from dvt_engine.invocation import Invocation
@@ -108,7 +106,7 @@ def plan_federation(inv: Invocation, node: Node, plan: ExecutionPlan, sql: str
     return FederationSetup(query, adapters, target, inv.spark_conf(), texts)
 
 
-def _as_target_names(table: pa.Table, sql: str, target: Adapter) -> pa.Table:
+def as_target_names(table: pa.Table, sql: str, target: Adapter) -> pa.Table:
     """Spark's result columns named as the model's SQL would name them on the target:
     an unquoted `CustomerName` is customername on PostgreSQL and CUSTOMERNAME on
     Snowflake; a name quoted in the model's SQL keeps its spelling."""
@@ -236,7 +234,7 @@ def _spark_or_fail(conf: dict[str, Any] | None = None) -> Any:
     return get_spark(conf)
 
 
-def _compute(setup: FederationSetup, done: Sequence[Extracted] = ()
+def compute(setup: FederationSetup, done: Sequence[Extracted] = ()
              ) -> tuple[list[Extracted], pa.Table]:
     from dvt_engine.federation.spark import run_to_arrow
     from dvt_engine.federation.transport import drop_views, load_inputs
@@ -259,118 +257,7 @@ def _compute(setup: FederationSetup, done: Sequence[Extracted] = ()
     return extracted, table
 
 
-def preview_federated(inv: Invocation, node: Node, plan: ExecutionPlan, sql: str,
-                      limit: int | None) -> pa.Table:
-    """`show` of a federated model: computed in Spark, nothing landed on the target."""
-    _, table = _compute(plan_federation(inv, node, plan, sql))
-    return table.slice(0, limit) if limit is not None and limit >= 0 else table
-
-
-def run_federated(ex: NodeExecutor, node: Node, plan: ExecutionPlan) -> NodeResult:
-    """Compile, run pre-hooks, extract, compute in Spark, land on the target, run
-    post-hooks; the node's NodeResult."""
-    sql = ex.compile(node)
-    kind = node.materialized
-    if kind not in ("view", "table", "incremental"):
-        raise CompilationError(f"unknown materialization '{kind}'", node=node.unique_id,
-                               hint="Use view, table, incremental or ephemeral.")
-    adapter = ex.inv.adapter(plan.target)
-    relation = ex.relation(node)
-    adapter.create_schema(relation.database, relation.schema or "")
-    # dbt runs pre-hooks before the model's SQL: they may fill what the model (or its
-    # watermark, evaluated while planning) reads
-    ex._hooks(node, "pre-hook", adapter)
-    setup = plan_federation(ex.inv, node, plan, sql)
-    if kind == "view":
-        # a view on the target cannot read other connections: DVT builds a table instead
-        ex.inv.events.log(
-            f"model {node.name} is materialized as a view but federated (it reads other "
-            f"connections): building it as a table on '{plan.target}'", "warn")
-    choice, foreign = _choose_route(ex, node, setup)
-    ex.inv.events.log(f"{node.name}: federated, {choice.route} route ({choice.reason})",
-                          "debug")
-    inside = ex.post_hooks_inside(node, adapter)  # in the landing's transaction
-    if choice.route == stage.STAGE:
-        built, local_sql = stage.build_staged(adapter, node, relation, sql, foreign,
-                                              setup.relation_texts, ex._full(node), inside,
-                                              setup.adapters)
-        resp, extracted, run_sql = built.response, foreign, local_sql
-        rows = resp.rows_affected
-    else:
-        extracted, table = _compute(setup, foreign)
-        table = _as_target_names(table, sql, adapter)
-        if kind == "incremental":
-            resp = _land_incremental(adapter, relation, table, node.config, ex._full(node),
-                                     inside)
-        else:
-            resp = _land_table(adapter, relation, table, inside)
-        run_sql, rows = setup.query.describe(), table.num_rows
-    ex._hooks(node, "post-hook", adapter, transaction=False)
-    if ex.write_files:
-        ex._write("run", node, run_sql)
-    message = _message(extracted, rows, plan.target, setup.query, choice.route)
-    return NodeResult(node.unique_id, "success", message, rows_affected=resp.rows_affected,
-                      adapter_response={"_message": message, "code": "FEDERATED",
-                                        "rows_affected": resp.rows_affected},
-                      compiled_code=sql, relation_name=str(relation))
-
-
-def run_federated_test(ex: NodeExecutor, node: Node, plan: ExecutionPlan) -> NodeResult:
-    """A test whose query reads several connections (a relationships test from a model on
-    one to a model on another): its verdict query is federated as a model is, by the
-    staged or the Spark route, and nothing is landed."""
-    from dvt_engine.execution.execute import verdict_sql
-
-    sql = ex.compile(node)
-    cfg = node.config
-    if cfg.get("store_failures") or (cfg.get("store_failures") is None and ex.store_failures):
-        raise CompilationError(
-            f"test {node.name} reads several connections: store_failures is not supported "
-            "for such tests yet", node=node.unique_id, path=node.original_file_path,
-            hint="Remove store_failures from this test, or run it where its inputs live.")
-    wrapped = verdict_sql(node, sql)
-    setup = plan_federation(ex.inv, node, plan, wrapped)
-    choice, foreign = _choose_route(ex, node, setup)
-    ex.inv.events.log(f"{node.name}: federated test, {choice.route} route "
-                          f"({choice.reason})", "debug")
-    if choice.route == stage.STAGE:
-        table = _query_staged(setup, node, wrapped, foreign)
-    else:
-        _, table = _compute(setup, foreign)
-    if ex.write_files:
-        ex._write("run", node, wrapped if choice.route == stage.STAGE else setup.query.describe())
-    return ex.test_result(node, table.to_pylist(), sql)
-
-
-def run_federated_snapshot(ex: NodeExecutor, node: Node, plan: ExecutionPlan) -> NodeResult:
-    """A snapshot of relations on other connections: its foreign inputs are staged next
-    to it on the target, and the snapshot (whose merge runs on the target) reads them."""
-    from dvt_engine.execution.snapshot import run_snapshot
-    from dvt_engine.federation.transport import extract_to_arrow
-
-    if stage.configured_route(node) == stage.SPARK:
-        raise CompilationError(
-            f"snapshot {node.name} reads other connections: snapshots are federated by "
-            "staging their inputs on the target, not in Spark",
-            node=node.unique_id, path=node.original_file_path,
-            hint="Remove federation_route: spark from this snapshot.")
-    sql = ex.compile(node)
-    setup = plan_federation(ex.inv, node, plan, sql)
-    foreign = [extract_to_arrow(setup.adapters[e.connection or ""], e)
-               for e in setup.query.extractions]
-    target, relation = setup.target, ex.relation(node)
-    target.create_schema(relation.database, relation.schema or "")
-    staged = stage.stage_inputs(target, relation, foreign, setup.relation_texts,
-                                setup.adapters)
-    try:
-        result = run_snapshot(ex, node, stage.read_staged(sql, staged))
-    finally:
-        stage.drop_staged(target, staged)
-    result.compiled_code = sql
-    return result
-
-
-def _query_staged(setup: FederationSetup, node: Node, sql: str,
+def query_staged(setup: FederationSetup, node: Node, sql: str,
                   foreign: list[Extracted]) -> pa.Table:
     """`sql` run on the target over staged copies of its foreign inputs (dropped after);
     they are named after the node, in the target's own schema."""
@@ -386,8 +273,8 @@ def _query_staged(setup: FederationSetup, node: Node, sql: str,
         stage.drop_staged(target, staged)
 
 
-def _choose_route(ex: NodeExecutor, node: Node, setup: FederationSetup
-                  ) -> tuple[stage.RouteChoice, list[Extracted]]:
+def choose_route(node: Node, setup: FederationSetup
+                 ) -> tuple[stage.RouteChoice, list[Extracted]]:
     """Spark or staged (DESIGN §6), and the foreign inputs extracted to Arrow on the way.
 
     Spark is chosen before extracting when the model says so or the sources' estimates
@@ -404,7 +291,7 @@ def _choose_route(ex: NodeExecutor, node: Node, setup: FederationSetup
     return choice or stage.choose_after_extraction(node, extracted), extracted
 
 
-def _message(extracted: list[Extracted], rows: int | None, target: str, query: FederatedQuery,
+def message(extracted: list[Extracted], rows: int | None, target: str, query: FederatedQuery,
              route: str) -> str:
     inputs = "; ".join(f"{e.extraction.summary()}, {e.rows} row{'s' if e.rows != 1 else ''}"
                        f" via {e.path}" for e in extracted)
@@ -424,27 +311,27 @@ def _write_staging(adapter: Adapter, relation: Relation, table: pa.Table) -> Rel
     return staging
 
 
-def _land_table(adapter: Adapter, relation: Relation, table: pa.Table,
+def land_table(adapter: Adapter, relation: Relation, table: pa.Table,
                 inside: mat.Inside = None) -> AdapterResponse:
     rows = mat.build_aside(adapter, relation,
                            lambda staging: adapter.write_arrow(staging, table), inside)
     return AdapterResponse(f"INSERT {rows}", "INSERT", rows)
 
 
-def _land_incremental(adapter: Adapter, relation: Relation, table: pa.Table,
+def land_incremental(adapter: Adapter, relation: Relation, table: pa.Table,
                       config: dict[str, Any], full_refresh: bool,
                       inside: mat.Inside = None) -> AdapterResponse:
     existing = adapter.get_relation(relation.database, relation.schema or "",
                                     relation.identifier or "")
     if existing is None or full_refresh or existing.type != "table":
-        return _land_table(adapter, relation, table, inside)
+        return land_table(adapter, relation, table, inside)
     staging = _write_staging(adapter, relation, table)
     try:
         with adapter.transaction():
             # the same schema reconciliation and strategies as a pushdown incremental
-            columns = mat._reconcile_schema(adapter, staging, relation,
+            columns = mat.reconcile_schema(adapter, staging, relation,
                                             str(config.get("on_schema_change") or "ignore"))
-            resp = mat._apply_strategy(adapter, relation, staging, columns, config)
+            resp = mat.apply_strategy(adapter, relation, staging, columns, config)
             if inside is not None:
                 inside()
             return resp

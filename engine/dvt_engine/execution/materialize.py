@@ -121,9 +121,9 @@ def build_incremental(adapter: Adapter, relation: Relation, sql: str, config: di
     adapter.cache_added(tmp)
     try:
         with adapter.transaction():
-            columns = _reconcile_schema(adapter, tmp, relation,
+            columns = reconcile_schema(adapter, tmp, relation,
                                         str(config.get("on_schema_change") or "ignore"))
-            resp = _apply_strategy(adapter, relation, tmp, columns, config)
+            resp = apply_strategy(adapter, relation, tmp, columns, config)
             if inside is not None:
                 inside()
     except BaseException:
@@ -141,7 +141,7 @@ def _unique_key(config: dict[str, Any]) -> list[str]:
     return [str(k) for k in key] if isinstance(key, list) else [str(key)]
 
 
-def _apply_strategy(adapter: Adapter, target: Relation, tmp: Relation, columns: list[str],
+def apply_strategy(adapter: Adapter, target: Relation, tmp: Relation, columns: list[str],
                     config: dict[str, Any]) -> AdapterResponse:
     keys = _unique_key(config)
     strategy = config.get("incremental_strategy") or ("delete+insert" if keys else "append")
@@ -168,7 +168,7 @@ def _apply_strategy(adapter: Adapter, target: Relation, tmp: Relation, columns: 
     )
 
 
-def _reconcile_schema(adapter: Adapter, source: Relation, target: Relation, mode: str) -> list[str]:
+def reconcile_schema(adapter: Adapter, source: Relation, target: Relation, mode: str) -> list[str]:
     """Apply on_schema_change; return the columns to write."""
     src = adapter.get_columns(source)
     dst = adapter.get_columns(target)

@@ -12,17 +12,13 @@ statements through `Adapter.snapshot_apply` if it ever defines one.
 from __future__ import annotations
 
 import datetime
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from dvt_engine.adapters import Adapter, AdapterResponse, Relation
 from dvt_engine.errors import CompilationError, DvtError
 from dvt_engine.execution.materialize import Inside, staging_name
 from dvt_engine.manifest import Node
-from dvt_engine.runner import NodeResult
-
-if TYPE_CHECKING:
-    from dvt_engine.execution.execute import NodeExecutor
 
 HARD_DELETES = ("ignore", "invalidate", "new_record")
 META_KEYS = ("dbt_scd_id", "dbt_updated_at", "dbt_valid_from", "dbt_valid_to", "dbt_is_deleted")
@@ -293,21 +289,17 @@ def _apply(adapter: Adapter, target: Relation, staging: Relation, conf: Snapshot
     return resp.rows_affected or 0, ins
 
 
-def run_snapshot(executor: NodeExecutor, node: Node, sql: str | None = None) -> NodeResult:
-    """Snapshot `node`; `sql` replaces its compiled query (a federated snapshot reads
-    staged copies of its foreign inputs)."""
+def build_snapshot(adapter: Adapter, node: Node, relation: Relation, sql: str,
+                   inside: Inside = None) -> tuple[AdapterResponse, str, int | None]:
+    """Snapshot `sql` (the node's query, as it runs on the target) into `relation`: the
+    response, the SQL that ran and the rows it changed.
+
+    `inside` (post-hooks) runs before the snapshot's changes commit (dbt's default), so
+    a failing one leaves the snapshot as it was."""
     conf = snapshot_config(node)
-    sql = executor.compile(node) if sql is None else sql
-    adapter = executor.adapter(node)
-    relation = executor.relation(node)
-    adapter.create_schema(relation.database, relation.schema or "")
-    executor._hooks(node, "pre-hook", adapter)
     now_sql = _snapshot_time(adapter)
     existing = adapter.get_relation(relation.database, relation.schema or "",
                                     relation.identifier or "")
-    # post-hooks run before the snapshot's changes commit (dbt's default), so a failing
-    # one leaves the snapshot as it was; `transaction: false` ones after the commit
-    inside = executor.post_hooks_inside(node, adapter)
     try:
         if existing is None:
             run_sql = build_sql(conf, sql, now_sql)
@@ -320,12 +312,7 @@ def run_snapshot(executor: NodeExecutor, node: Node, sql: str | None = None) -> 
     except BaseException:
         adapter.forget_cache()  # a rolled-back create or added column
         raise
-    executor._hooks(node, "post-hook", adapter, transaction=False)
-    if executor.write_files:
-        executor._write("run", node, run_sql)
-    return NodeResult(node.unique_id, "success", resp.message, rows_affected=rows,
-                      adapter_response={**asdict(resp), "_message": resp.message},
-                      compiled_code=sql, relation_name=str(relation))
+    return resp, run_sql, rows
 
 
 def _create_snapshot_table(adapter: Adapter, relation: Relation, conf: SnapshotConfig,
