@@ -9,7 +9,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from dvt_engine.cli import ArgumentError, parse_options
+from dvt_engine.arguments import ArgumentError, parse_options
 from dvt_engine.errors import DvtError
 from dvt_engine.events import Event, Printed, RunStarted, Warned
 from dvt_engine.options import Options
@@ -31,7 +31,7 @@ from dvt_jupyter.widgets import preview_caption
 
 RUN_COMMANDS = ("run", "build", "seed", "test", "snapshot", "retry")
 # commands whose answer is the magic's return value, not printed lines
-ANSWERING = ("show", "compile", "list")
+ANSWERING = ("show", "compile", "list", "ls")
 
 
 class Dvt(Configurable):

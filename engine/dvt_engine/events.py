@@ -196,9 +196,9 @@ class RunFinished(Event):
 
 
 def is_quiet_visible(event: Event) -> bool:
-    """What --quiet still shows: a command's printed answer and errors."""
-    return event.level in ("error", "result") and not isinstance(event, RunFinished | NodeFinished
-                                                                  | HookFinished)
+    """What --quiet still shows: a command's printed answer and errors that stop it."""
+    return isinstance(event, Printed | CommandError) or (isinstance(event, Log)
+                                                         and event.level == "error")
 
 
 Subscriber = Callable[[Event], None]

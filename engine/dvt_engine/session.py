@@ -207,7 +207,7 @@ class Session:
     def execute(self, options: Options, subscriber: Subscriber | None = None
                 ) -> CommandResult:
         """Run one command; every event goes to `subscriber` (and logs/dvt.log)."""
-        from dvt_engine.commands import execute
+        from dvt_engine.commands.dispatch import execute
 
         return execute(self, options, subscriber)
 
@@ -223,7 +223,7 @@ class Session:
     def invoke(self, args: Sequence[str], subscriber: Subscriber | None = None
                ) -> CommandResult:
         """The CLI's words in this session: `invoke(["run", "-s", "orders"])`."""
-        from dvt_engine.cli import ArgumentError, parse_options
+        from dvt_engine.arguments import ArgumentError, parse_options
         from dvt_engine.results import error_result
 
         try:

@@ -178,3 +178,31 @@ def test_reparse_renders_only_changed_files(project):
         context.Compiler.render = original  # type: ignore[method-assign]
     assert rendered == ["models/b.sql"]
     assert "select 2" in manifest.nodes["model.proj.b"].raw_code
+
+
+def test_full_refresh_does_not_stick_to_the_next_command(ip, project):
+    """`%dvt run --full-refresh`, then `%dvt show` of an incremental model: the show
+    renders is_incremental() as true (the flag lasted one command)."""
+    project.write("models/inc.sql", """
+        {{ config(materialized='incremental') }}
+        select id, '{{ "inc" if is_incremental() else "full" }}' as mode from {{ ref('raw') }}
+    """)
+    ip.run_line_magic("dvt", "seed")
+    assert ip.run_line_magic("dvt", "run --full-refresh")
+    df = ip.run_line_magic("dvt", "show -s inc --limit 1")
+    assert df["mode"].tolist() == ["inc"]
+
+
+def test_compile_and_ls_return_their_answer_once(ip, capsys):
+    from IPython.lib.pretty import pretty
+
+    capsys.readouterr()
+    sql = ip.run_line_magic("dvt", "compile -s orders")
+    out = capsys.readouterr().out
+    assert sql.startswith("select id, amount from")
+    # shown as SQL, not as an escaped Python string, and not printed besides
+    assert pretty(sql) == sql and repr(sql) == sql
+    assert sql not in out
+    names = ip.run_line_magic("dvt", "ls --resource-type model")
+    assert names == ["orders"]
+    assert "proj.orders" not in capsys.readouterr().out

@@ -97,6 +97,7 @@ class Adapter:
         self._engine_lock = threading.Lock()
         self._relations: dict[tuple[str, str], dict[str, Relation]] = {}
         self._cache_lock = threading.Lock()
+        self._schema_lock = threading.Lock()
 
     # -- identity ---------------------------------------------------------------
     @property
@@ -266,7 +267,11 @@ class Adapter:
         # that of a schema not created yet
         if self._relations.get(key) or self.schema_exists(database, schema):
             return  # a read is cheaper than a DDL statement, which commits
-        self.execute(f"create schema if not exists {self.qualified(database, schema)}")
+        # one at a time: two threads creating the same schema (two tests storing failures)
+        # conflict on DuckDB's catalog even with `if not exists`
+        with self._schema_lock:
+            if not self.schema_exists(database, schema):
+                self.execute(f"create schema if not exists {self.qualified(database, schema)}")
 
     def schema_exists(self, database: str | None, schema: str) -> bool:
         db = (database or self.database).replace("'", "''")

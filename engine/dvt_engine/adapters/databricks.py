@@ -281,7 +281,7 @@ class DatabricksAdapter(Adapter):
                   delimiter: str, quote_columns: bool) -> int:
         """CSV: dbt's agate types over the whole file (the shared inference), the cells sent
         as text and cast by Spark. Parquet/JSON: their own Arrow types."""
-        from dvt_engine.adapters.postgres import _read_non_csv
+        from dvt_engine.adapters.seed_files import read_non_csv
 
         if not path.exists():
             raise DatabaseError(f"Seed file not found: {path}", path=str(path),
@@ -289,7 +289,7 @@ class DatabricksAdapter(Adapter):
         if path.suffix.lower() == ".csv":
             table, columns = self._read_csv_seed(path, column_types, delimiter)
         else:
-            table = _read_non_csv(path)
+            table = read_non_csv(path)
             columns = [(f.name, seed_column_type(column_types, f.name) or _spark_type(f.type))
                        for f in table.schema]
         self.execute(self._create_table_sql(relation, columns))

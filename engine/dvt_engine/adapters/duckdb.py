@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo, seed_column_type
 from dvt_engine.adapters.relation import Relation
+from dvt_engine.adapters.seed_files import csv_header
 from dvt_engine.errors import DatabaseError, RuntimeDatabaseError
 from dvt_engine.project.profiles import Output
 
@@ -213,7 +214,7 @@ class DuckDBAdapter(Adapter):
         reader = self._seed_reader(path, delimiter)
         try:
             if path.suffix.lower() == ".csv":
-                types = self._infer_csv_types(reader, _csv_header(path, delimiter))
+                types = self._infer_csv_types(reader, csv_header(path, delimiter))
                 select = ", ".join(_seed_cast(name, seed_column_type(column_types, name) or dtype,
                                               self.quote(name)) for name, dtype in types.items())
             else:  # typed files: keep their types, cast only what column_types names
@@ -237,7 +238,7 @@ class DuckDBAdapter(Adapter):
         """The fast path: one typed pass with DuckDB's sniffer, then dbt's rules applied to
         the loaded columns (in memory, cheap). None when the file needs the exact path:
         a row the sniffer's sample did not foresee, or a type dbt would read as text."""
-        header = _csv_header(path, delimiter)
+        header = csv_header(path, delimiter)
         overrides = {n: t for n in header if (t := seed_column_type(column_types, n))}
         opts = f"header = true, delim = '{_lit(delimiter)}', quote = '\"', escape = '\"'"
         if overrides:
@@ -378,28 +379,13 @@ class DuckDBAdapter(Adapter):
         # like dbt-duckdb's COPY: the header row names the columns, '"' quotes, an empty
         # field is NULL, and nothing is sniffed (the sniffer costs a scan per statement and
         # silently skips leading rows of a ragged file)
-        columns = ", ".join(f"'{_lit(name)}': 'VARCHAR'" for name in _csv_header(path, delimiter))
+        columns = ", ".join(f"'{_lit(name)}': 'VARCHAR'" for name in csv_header(path, delimiter))
         return (f"read_csv('{p}', header = true, delim = '{_lit(delimiter)}', quote = '\"', "
                 f"escape = '\"', skip = 0, auto_detect = false, columns = {{{columns}}})")
 
 
 _INT_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
                         "USMALLINT", "UINTEGER", "UBIGINT"})
-
-
-def _csv_header(path: Path, delimiter: str) -> list[str]:
-    import csv
-
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        header = next(csv.reader(f, delimiter=delimiter, quotechar='"'), None)
-    if not header:
-        raise DatabaseError(f"Seed file {path.name} is empty: it needs a header row",
-                            path=str(path), hint="The first line names the columns.")
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise DatabaseError(f"Seed file {path.name} has duplicate column names: {dupes}",
-                            path=str(path), hint="Give every column a distinct header.")
-    return header
 
 
 # Per-column aggregates over the text values of the non-empty cells.

@@ -28,6 +28,7 @@ from sqlglot import exp
 from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo, seed_column_type
 from dvt_engine.adapters.connections import ThreadConnections, quiet_close
 from dvt_engine.adapters.relation import Relation
+from dvt_engine.adapters.seed_files import read_non_csv
 from dvt_engine.errors import DatabaseError, ProjectError
 from dvt_engine.project.profiles import Output
 
@@ -524,7 +525,7 @@ class PostgresAdapter(Adapter):
             raise DatabaseError(f"Seed file not found: {path}", path=str(path),
                                 hint="Check seed-paths in dbt_project.yml.")
         if path.suffix.lower() != ".csv":
-            table = _read_non_csv(path)
+            table = read_non_csv(path)
             table = table.rename_columns([_seed_name(n, quote_columns) for n in table.column_names])
             return self._create_and_load(relation, table, column_types)
 
@@ -556,7 +557,7 @@ class PostgresAdapter(Adapter):
             rows = self._typed_load(path, column_types, delimiter, quote_columns,
                                     truncate_and_copy)
         else:
-            table = _read_non_csv(path)
+            table = read_non_csv(path)
             wanted = [(_seed_name(f.name, quote_columns),
                        seed_column_type(column_types, f.name) or _pg_type(f.type)) for f in table.schema]
             rows = None
@@ -957,9 +958,9 @@ def csv_cells_and_types(path: Path, delimiter: str) -> tuple[pa.Table, list[tupl
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    from dvt_engine.adapters.duckdb import _csv_header
+    from dvt_engine.adapters.seed_files import csv_header
 
-    header = _csv_header(path, delimiter)
+    header = csv_header(path, delimiter)
     try:
         inferred = _infer_csv_types(path, delimiter)
     except DatabaseError as exc:
@@ -1029,28 +1030,3 @@ def _seed_type(col: Any) -> str:
     return "text"
 
 
-def _read_non_csv(path: Path) -> pa.Table:
-    if not path.exists():
-        raise DatabaseError(f"Seed file not found: {path}", path=str(path),
-                            hint="Check seed-paths in dbt_project.yml.")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            return pq.read_table(path)
-        if suffix in (".json", ".jsonl", ".ndjson"):
-            import duckdb
-
-            con = duckdb.connect()
-            try:
-                rel = con.sql(f"select * from read_json_auto({_literal(str(path))})")
-                fetch = getattr(rel, "to_arrow_table", None) or rel.fetch_arrow_table
-                return fetch()
-            finally:
-                con.close()
-    except Exception as exc:  # noqa: BLE001 - pyarrow's and duckdb's errors alike
-        raise DatabaseError(f"Could not read seed file {path.name}: {exc}",
-                            path=str(path)) from None
-    raise DatabaseError(f"Unsupported seed file type: {path.name}", path=str(path),
-                        hint="Seeds are .csv, .parquet or .json files.")

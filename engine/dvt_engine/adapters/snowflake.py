@@ -392,7 +392,7 @@ class SnowflakeAdapter(Adapter):
                   delimiter: str, quote_columns: bool) -> int:
         """CSV: dbt's agate types over the whole file (the shared pyarrow inference), the
         cells sent as text and cast by Snowflake. Parquet/JSON: their own Arrow types."""
-        from dvt_engine.adapters.postgres import _read_non_csv
+        from dvt_engine.adapters.seed_files import read_non_csv
 
         if not path.exists():
             raise DatabaseError(f"Seed file not found: {path}", path=str(path),
@@ -400,7 +400,7 @@ class SnowflakeAdapter(Adapter):
         if path.suffix.lower() == ".csv":
             table, columns = self._read_csv_seed(path, column_types, delimiter, quote_columns)
         else:
-            table = _read_non_csv(path)
+            table = read_non_csv(path)
             names = [self._seed_column(n, quote_columns) for n in table.column_names]
             table = table.rename_columns(names)
             columns = [(n, seed_column_type(column_types, orig) or _sf_type(f.type))

@@ -159,8 +159,8 @@ class FederatedRoute(Route):
     def query(self, sql: str) -> pa.Table:
         setup = self.setup(sql)
         choice, foreign = federate.choose_route(self.node, setup)
-        self.ctx.events.log(f"{self.node.name}: federated query, {choice.route} route "
-                            f"({choice.reason})", "debug")
+        self.ctx.events.log(f"{self.node.name}: federated {self.node.resource_type}, "
+                            f"{choice.route} route ({choice.reason})", "debug")
         if choice.route == stage.STAGE:
             return federate.query_staged(setup, self.node, sql, foreign)
         return federate.compute(setup, foreign)[1]

@@ -474,7 +474,7 @@ class Compiler:
             project_name=self.project_name, dbt_version="1.10.0", dvt_version="0.1.0",
             flags=_Flags(self.flags), local_md5=local_md5, zip=zip, set=set,
             print=lambda *a: print(*a) or "", selected_resources=[],
-            model=_node_dict(node) if node is not None else {},
+            model=node_dict(node) if node is not None else {},
             graph=_LazyGraph(self.manifest), database=getattr(adapter, "database", None),
             schema=node.schema if node is not None else output.schema,
             api={"Relation": RelationFactory(adapter)},
@@ -659,9 +659,9 @@ class _LazyGraph(dict):
     def __getitem__(self, key: str) -> Any:
         if not super().__contains__(key):
             if key == "nodes":
-                self["nodes"] = {u: _node_dict(n) for u, n in self._manifest.nodes.items()}
+                self["nodes"] = {u: node_dict(n) for u, n in self._manifest.nodes.items()}
             elif key == "sources":
-                self["sources"] = {u: _node_dict(n) for u, n in self._manifest.sources.items()}
+                self["sources"] = {u: node_dict(n) for u, n in self._manifest.sources.items()}
             else:
                 self[key] = {}
         return super().__getitem__(key)
@@ -670,7 +670,7 @@ class _LazyGraph(dict):
         return self[key] if key in ("nodes", "sources", "exposures", "metrics") else default
 
 
-def _node_dict(node: Node) -> dict[str, Any]:
+def node_dict(node: Node) -> dict[str, Any]:
     return {
         "unique_id": node.unique_id, "name": node.name, "resource_type": node.resource_type,
         "package_name": node.package_name, "original_file_path": node.original_file_path,

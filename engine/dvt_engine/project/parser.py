@@ -588,14 +588,14 @@ class ProjectParser:
             node.database = str(cfg.get("database") or self.ctx.default_database(target))
 
     def _naming_macro(self, macro: str, value: Any, node: Node) -> str:
-        from dvt_engine.jinja.context import _node_dict
+        from dvt_engine.jinja.context import node_dict
 
         try:
             out = self.ctx.compiler.call_macro(macro, {
                 {"generate_schema_name": "custom_schema_name",
                  "generate_alias_name": "custom_alias_name",
                  "generate_database_name": "custom_database_name"}[macro]: value,
-                "node": _NodeView(_node_dict(node)),
+                "node": _NodeView(node_dict(node)),
             }, node=node, execute=False)
         except DvtError as exc:
             raise CompilationError(f"{macro} failed for {node.unique_id}: {exc.message}",
