@@ -115,12 +115,16 @@ class RunView:
         with self._lock:
             if isinstance(event, NodeStarted) and event.unique_id in self.status:
                 self.status[event.unique_id] = "running"
-                self.tips[event.unique_id] = f"{self.labels[event.unique_id]}: running"
+                self.tips[event.unique_id] = f"{self.labels[event.unique_id]}: running" + \
+                    _where(event.target, event.route)
             elif isinstance(event, NodeFinished) and event.unique_id in self.status:
                 self.status[event.unique_id] = event.status
                 rows = f", {event.rows_affected} rows" if event.rows_affected is not None else ""
+                moved = "".join(f"\n  {i.relation} ({i.connection}): {i.rows} rows via {i.via}"
+                                for i in event.inputs)
                 self.tips[event.unique_id] = (f"{self.labels[event.unique_id]}: {event.status} "
-                                              f"in {event.execution_time:.2f}s{rows}")
+                                              f"in {event.execution_time:.2f}s{rows}"
+                                              f"{_where(event.target, event.route)}{moved}")
                 done = sum(1 for s in self.status.values() if s not in ("queued", "running"))
                 self.progress.value = done
                 self.progress.description = f"{done}/{len(self.status)}"
@@ -131,6 +135,13 @@ class RunView:
             else:
                 return
             self.graph.value = self._svg()
+
+
+def _where(target: str | None, route: str | None) -> str:
+    """' on warehouse (staged)' for a tooltip; '' when neither is known."""
+    if target is None:
+        return ""
+    return f" on {target}" + (f" ({route})" if route and route != "pushdown" else "")
 
 
 def dag_view(manifest: Manifest, ids: list[str], target_of: dict[str, str]) -> Any:

@@ -170,6 +170,7 @@ class NodeProblem:
     path: str
     message: str
     compiled_path: str | None = None
+    plain: bool = False  # the message names the node itself: print it alone
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,10 @@ def summary_lines(e: RunFinished) -> list[tuple[str, str]]:
     parts = [f"{n} {label}{'s' if n != 1 else ''}" for label, n in e.kinds]
     out += [("info", ""), ("info", f"Finished running {', '.join(parts)} in {int(hours)} "
                                    f"hours {int(minutes)} minutes and {seconds:0.2f} seconds "
-                                   f"({e.elapsed:0.2f}s)."), ("info", "")]
+                                   f"({e.elapsed:0.2f}s).")]
+    if e.command == "freshness":  # dbt's freshness ends with the errors and 'Done.'
+        return [*out, *[("error", p.message) for p in e.problems], ("info", "Done.")]
+    out.append(("info", ""))
     errors = [p for p in e.problems if p.status in ("error", "fail")]
     warns = [p for p in e.problems if p.status == "warn"]
     if not errors and not warns:
@@ -162,7 +165,7 @@ def _problem_lines(p: NodeProblem) -> list[tuple[str, str]]:
     """The 'Failure in ...' / 'Warning in ...' block for one node."""
     level = "error" if p.status in ("error", "fail") else "warn"
     out = [(level, "")]
-    if p.resource_type == "hook":
+    if p.resource_type == "hook" or p.plain:
         return [*out, (level, p.message)]
     if p.resource_type == "test" and p.status in ("fail", "warn"):
         label = "Failure" if p.status == "fail" else "Warning"

@@ -74,7 +74,7 @@ def run(options: Options, bus: EventBus, session: Session | None) -> CommandResu
         _remove(path)
         bus.log(f"Cleaned {shown}/*")
     if not paths:
-        bus.log("No clean-targets configured in dbt_project.yml", "warn")
+        bus.warn("No clean-targets configured in dbt_project.yml")
     bus.log("Finished cleaning all paths.")
     return InfoResult("clean", True, exit_code=EXIT_OK)
 

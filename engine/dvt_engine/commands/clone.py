@@ -25,7 +25,7 @@ from dvt_engine.commands.base import (
     write_manifest,
 )
 from dvt_engine.errors import DvtError, ProjectError
-from dvt_engine.events import RunFinished
+from dvt_engine.events import NodeProblem, RunFinished
 from dvt_engine.execution import materialize as mat
 from dvt_engine.invocation import Invocation
 from dvt_engine.manifest import Node
@@ -110,7 +110,7 @@ def run(inv: Invocation) -> RunResult:
            and not manifest.nodes[u].is_ephemeral]
     if not ids:
         events.log("")
-        events.log(NOTHING_TO_DO, "warn")
+        events.warn(NOTHING_TO_DO)
         return RunResult("clone", True, exit_code=EXIT_OK)
     threads = announce_run(inv, "clone", ids)
     cloner = Cloner(inv, state.get("nodes") or {},
@@ -121,42 +121,29 @@ def run(inv: Invocation) -> RunResult:
         for adapter in inv.adapters_in_use():
             adapter.forget_cache()
     elapsed = time.perf_counter() - started
-    _summary(inv, results, elapsed)
     artifacts.write_json(inv.target_dir / "run_results.json",
                          artifacts.run_results_json(results, elapsed,
                                                     inv.options.to_json()))
     write_manifest(inv)
-    events.emit(RunFinished(command="clone", elapsed=elapsed, results=results))
+    events.emit(run_finished(results, elapsed))
     ok = all(r.status == "success" for r in results)
     return RunResult("clone", ok, results=results, exit_code=EXIT_OK if ok else EXIT_FAILURE,
                          elapsed=elapsed)
 
 
-def _summary(inv: Invocation, results: list[NodeResult], elapsed: float) -> None:
-    """dbt's run-end lines (clone keeps its own: run.py's summary is about builds)."""
-    events = inv.events
-    hours, rem = divmod(elapsed, 3600)
-    minutes, seconds = divmod(rem, 60)
+def run_finished(results: list[NodeResult], elapsed: float) -> RunFinished:
+    """dbt's run-end lines for clone: kinds by resource type, No-op counted apart."""
     kinds = Counter(r.node.resource_type for r in results if r.node is not None)
-    parts = [f"{v} {k}{'s' if v != 1 else ''}" for k, v in sorted(kinds.items())]
-    events.log("")
-    events.log(f"Finished running {', '.join(parts)} in {int(hours)} hours {int(minutes)} "
-               f"minutes and {seconds:0.2f} seconds ({elapsed:0.2f}s).")
     errors = [r for r in results if r.status != "success"]
-    events.log("")
-    if not errors:
-        events.log("Completed successfully")
-    else:
-        n = len(errors)
-        events.log(f"Completed with {n} error{'s' if n != 1 else ''}, 0 partial successes, "
-                   "and 0 warnings:", "error")
-        for r in errors:
-            events.log("")
-            events.log(r.message or "", "error")
-    events.log("")
     noop = sum(1 for r in results if r.message == "No-op")
-    events.log(f"Done. PASS={len(results) - len(errors) - noop} WARN=0 ERROR={len(errors)} "
-               f"SKIP=0 NO-OP={noop} TOTAL={len(results)}")
+    return RunFinished(
+        command="clone", elapsed=elapsed, results=results,
+        kinds=tuple(sorted(kinds.items())),
+        problems=tuple(NodeProblem("error", r.node.resource_type if r.node else "",
+                                   r.node.name if r.node else r.unique_id, "",
+                                   r.message or "", plain=True) for r in errors),
+        passed=len(results) - len(errors) - noop, errored=len(errors), no_op=noop,
+        total=len(results))
 
 
 def _guard(cloner: Cloner) -> Any:

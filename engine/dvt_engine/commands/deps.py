@@ -41,7 +41,7 @@ def run(options: Options, bus: EventBus, session: Session | None) -> CommandResu
     except DvtError as exc:
         return error_result("deps", bus, exc)
     if not specs:
-        bus.log("Warning: No packages were found in packages.yml", "warn")
+        bus.warn("Warning: No packages were found in packages.yml")
         return CommandResult("deps", True, exit_code=EXIT_OK)
     failed = [spec for spec in specs if not _install(project, spec, render, bus)]
     if failed:

@@ -22,7 +22,7 @@ from dvt_engine.commands.base import (
     select_ids,
 )
 from dvt_engine.errors import DvtError
-from dvt_engine.events import RunFinished
+from dvt_engine.events import NodeProblem, RunFinished
 from dvt_engine.invocation import Invocation
 from dvt_engine.manifest import Node
 from dvt_engine.results import EXIT_FAILURE, EXIT_OK, RunResult
@@ -210,14 +210,14 @@ def run(inv: Invocation) -> RunResult:
                and not _loaded_at_query(manifest.sources[u])]
     for uid in missing:
         node = manifest.sources[uid]
-        events.log(f"Source {node.source_name}.{node.name} has freshness rules but no "
-                   f"loaded_at_field; skipping it ({node.original_file_path})", "warn")
+        events.warn(f"Source {node.source_name}.{node.name} has freshness rules but no "
+                   f"loaded_at_field; skipping it ({node.original_file_path})")
     ids = [u for u in ids if u not in missing]
     out_path = Path(inv.options.output) if inv.options.output else \
         inv.target_dir / "sources.json"
     if not ids:
         events.log("")
-        events.log(NOTHING_TO_DO, "warn")
+        events.warn(NOTHING_TO_DO)
         return RunResult("source", True, exit_code=EXIT_OK)
     threads = announce_run(inv, "freshness", ids)
     runner = Runner(manifest, events, threads=threads)
@@ -225,22 +225,12 @@ def run(inv: Invocation) -> RunResult:
     results = runner.run(ids, checker.execute, describe)
     elapsed = time.perf_counter() - started
     artifacts.write_json(out_path, sources_json(results, elapsed, inv.output().type))
-    _end_messages(inv, results, elapsed)
-    events.emit(RunFinished(command="freshness", elapsed=elapsed, results=results))
+    errors = [r for r in results if r.status == "runtime error" and r.message]
+    events.emit(RunFinished(
+        command="freshness", elapsed=elapsed, results=results, kinds=(("source", len(results)),),
+        problems=tuple(NodeProblem("error", "source", r.unique_id, "", r.message or "",
+                                   plain=True) for r in errors),
+        errored=len(errors), total=len(results)))
     ok = all(r.status in ("pass", "warn") for r in results)
     return RunResult("source", ok, results=results, exit_code=EXIT_OK if ok else EXIT_FAILURE,
                          elapsed=elapsed)
-
-
-def _end_messages(inv: Invocation, results: list[NodeResult], elapsed: float) -> None:
-    events = inv.events
-    hours, rem = divmod(elapsed, 3600)
-    minutes, seconds = divmod(rem, 60)
-    n = len(results)
-    events.log("")
-    events.log(f"Finished running {n} source{'s' if n != 1 else ''} in {int(hours)} hours "
-               f"{int(minutes)} minutes and {seconds:0.2f} seconds ({elapsed:0.2f}s).")
-    for r in results:
-        if r.status == "runtime error" and r.message:
-            events.log(r.message, "error")
-    events.log("Done.")

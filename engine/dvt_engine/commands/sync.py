@@ -115,8 +115,8 @@ def requirements(profile: Profile, bus: EventBus) -> tuple[list[Requirement], bo
     for otype in types:
         known = REQUIREMENTS.get(otype)
         if known is None:
-            bus.log(f"No known drivers for output type '{otype}'; install its client "
-                    "yourself", "warn")
+            bus.warn(f"No known drivers for output type '{otype}'; install its client "
+                    "yourself")
             continue
         for spec, module in known:
             req = by_spec.setdefault(spec, Requirement(spec, module, otype))
@@ -190,7 +190,7 @@ def apt_install(cmd: list[str], bus: EventBus) -> bool:
         bus.log(line, "debug")
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-10:])
-        bus.log(f"apt-get failed (exit {proc.returncode}):\n{tail}", "warn")
+        bus.warn(f"apt-get failed (exit {proc.returncode}):\n{tail}")
     return proc.returncode == 0
 
 
@@ -207,8 +207,8 @@ def _sync_system(packages: list[SystemPackage], dry_run: bool, bus: EventBus) ->
         bus.log(f"Dry run: would run {shown}")
         return []
     if cmd is None:
-        bus.log(f"Cannot install {', '.join(names)} ({why}): run `{shown}` as root, or put "
-                "the driver jar in spark.jars (or DVT_JDBC_JARS)", "warn")
+        bus.warn(f"Cannot install {', '.join(names)} ({why}): run `{shown}` as root, or put "
+                "the driver jar in spark.jars (or DVT_JDBC_JARS)")
         return []
     apt_install(cmd, bus)
     installed = [p.name for p in missing if p.present()]
@@ -277,8 +277,8 @@ def _sync(profile: Profile, dry_run: bool, bus: EventBus) -> CommandResult:
         bus.log("Still missing: " + ", ".join(still), "error" if not dry_run else "warn")
     if system_missing:
         # optional: without the driver, Spark reads those inputs through Arrow
-        bus.log("Still missing (optional; federation reads through Arrow without it): "
-                + ", ".join(system_missing), "warn")
+        bus.warn("Still missing (optional; federation reads through Arrow without it): "
+                + ", ".join(system_missing))
     return InfoResult("sync", ok, exit_code=EXIT_OK if ok else EXIT_FAILURE,
                       details={"present": [r.spec for r in reqs if r.present()],
                                "missing": [r.spec for r in missing], "installed": installed,

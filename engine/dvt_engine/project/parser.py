@@ -397,9 +397,10 @@ class ProjectParser:
                 node = self._yaml_snapshot(proj, path, name, entry)
             if node is None:
                 # dbt warns and carries on: a YAML entry for a file that doesn't exist
-                self.ctx.compiler.events and self.ctx.compiler.events.log(
-                    f"Did not find matching node for patch with name '{name}' in the "
-                    f"'{key}' section of file '{rel}'", "warn")
+                if self.ctx.compiler.events is not None:
+                    self.ctx.compiler.events.warn(
+                        f"Did not find matching node for patch with name '{name}' in the "
+                        f"'{key}' section of file '{rel}'", path=rel)
                 continue
             if node.patch_path:
                 raise ParsingError(
