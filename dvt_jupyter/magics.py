@@ -11,7 +11,7 @@ from typing import Any
 
 from dvt_engine.arguments import ArgumentError, parse_options
 from dvt_engine.errors import DvtError
-from dvt_engine.events import Event, Printed, RunStarted, Warned
+from dvt_engine.events import Event, HookFinished, NodeFinished, Printed, RunStarted
 from dvt_engine.options import Options
 from dvt_engine.reporting import ConsolePrinter, event_lines
 from dvt_engine.results import (
@@ -220,10 +220,10 @@ class DvtMagics(Magics):
                 if not answering:
                     print(event.text)
                 return
+            if isinstance(event, NodeFinished | HookFinished):
+                return  # the run graph shows each node's outcome
             for level, text in event_lines(event):
-                if level in ("warn", "error") and (isinstance(event, Warned)
-                                                   or not shown.get("view")
-                                                   or level == "error"):
+                if level in ("warn", "error") and text:
                     print(text, file=sys.stderr)
 
         return on_event

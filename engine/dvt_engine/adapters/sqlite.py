@@ -37,6 +37,7 @@ from sqlglot import exp
 
 from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo, seed_column_type
 from dvt_engine.adapters.relation import Relation
+from dvt_engine.adapters.seed_files import read_non_csv
 from dvt_engine.errors import DatabaseError
 from dvt_engine.project.profiles import Output
 
@@ -547,7 +548,7 @@ class SQLiteAdapter(Adapter):
                                 hint="Check seed-paths in dbt_project.yml.")
         try:
             if path.suffix.lower() != ".csv":
-                return self._create_and_load(relation, _read_typed_file(path), column_types)
+                return self._create_and_load(relation, read_non_csv(path), column_types)
             header, rows = _read_csv(path, delimiter)
             columns: list[tuple[str, str]] = []
             converters: list[Callable[[str], Any]] = []
@@ -862,28 +863,3 @@ def _parses(parse: Callable[[str], Any], value: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _read_typed_file(path: Path) -> pa.Table:
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            return pq.read_table(path)
-        if suffix in (".json", ".jsonl", ".ndjson"):
-            import duckdb  # DuckDB reads JSON arrays and lines alike, typed
-
-            con = duckdb.connect()
-            try:
-                rel = con.sql("select * from read_json_auto('"
-                              + str(path).replace("'", "''") + "')")
-                fetch = getattr(rel, "to_arrow_table", None) or rel.fetch_arrow_table
-                return fetch()
-            finally:
-                con.close()
-    except Exception as exc:  # noqa: BLE001 - pyarrow's and duckdb's errors alike
-        raise DatabaseError(f"Could not read seed file {path.name}: {exc}",
-                            path=str(path)) from None
-    raise DatabaseError(f"Unsupported seed file type: {path.name}", path=str(path),
-                        hint="Seeds are .csv, .parquet or .json files.")
