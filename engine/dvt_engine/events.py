@@ -1,5 +1,8 @@
 """Typed events the engine emits; front ends (CLI, notebook widgets) render them.
 
+Events are not changed once emitted. They are plain dataclasses, not frozen ones: a
+frozen one costs three times as much to create, and a run makes three per node.
+
 Nothing in the engine prints. A command emits events into an EventBus; every subscriber
 gets every event in order, on the thread that emitted it. `reporting.py` renders them as
 dbt's console lines or as JSON; the notebook's widgets read their fields.
@@ -14,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Event:
     ts: float = field(default_factory=time.time, kw_only=True)
 
@@ -23,7 +26,7 @@ class Event:
         return "info"
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Log(Event):
     """A free-form line: debug output, what a macro logs, a command's own notes."""
 
@@ -31,7 +34,7 @@ class Log(Event):
     level: str = "info"  # type: ignore[assignment]  # debug | info | warn | error | result
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Printed(Event):
     """What a command prints as its answer (ls names, show's table, compiled SQL): shown
     under --quiet, without a timestamp."""
@@ -44,7 +47,7 @@ class Printed(Event):
         return "result"
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Warned(Event):
     """A warning about the project or the command, with where it comes from."""
 
@@ -57,7 +60,7 @@ class Warned(Event):
         return "warn"
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class CommandError(Event):
     """An error that stopped the command (exit code 2): dbt's 'Encountered an error:'."""
 
@@ -73,14 +76,14 @@ class CommandError(Event):
         return "error"
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class ProjectFound(Event):
     """dbt's 'Found 8 models, 27 data tests, ... 490 macros'."""
 
     counts: tuple[tuple[str, int], ...]  # (label, count) in dbt's order, macros last
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Concurrency(Event):
     """dbt's 'Concurrency: N threads (target=...)' before compile's and show's output."""
 
@@ -88,7 +91,7 @@ class Concurrency(Event):
     target_name: str
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class RunStarted(Event):
     command: str
     unique_ids: list[str]
@@ -96,7 +99,7 @@ class RunStarted(Event):
     threads: int
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class InputMoved:
     """How one input of a federated node reached where the node ran."""
 
@@ -106,7 +109,7 @@ class InputMoved:
     via: str  # arrow | jdbc | local
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class NodeStarted(Event):
     unique_id: str
     index: int
@@ -117,7 +120,7 @@ class NodeStarted(Event):
     route: str | None = None  # pushdown | staged | spark (as planned; auto decides later)
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class NodeFinished(Event):
     unique_id: str
     index: int
@@ -140,14 +143,14 @@ class NodeFinished(Event):
             "warn" if self.status == "warn" else "info"
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class HookStarted(Event):
     name: str  # demo.on-run-start.0
     index: int
     total: int
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class HookFinished(Event):
     name: str
     index: int
@@ -160,7 +163,7 @@ class HookFinished(Event):
         return "error" if self.status == "error" else "info"
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class NodeProblem:
     """One failure or warning of a run, for the summary's 'Failure in ...' blocks."""
 
@@ -173,7 +176,7 @@ class NodeProblem:
     plain: bool = False  # the message names the node itself: print it alone
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class RunFinished(Event):
     """The end of a command that ran nodes: dbt's 'Finished running ...', 'Completed
     ...', the failure blocks and 'Done. PASS=...'."""
@@ -208,20 +211,25 @@ Subscriber = Callable[[Event], None]
 class EventBus:
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
+        self._snapshot: tuple[Subscriber, ...] = ()  # what emit iterates (no copy per event)
         self._lock = threading.Lock()
 
     def subscribe(self, fn: Subscriber) -> Subscriber:
-        self._subscribers.append(fn)
+        with self._lock:
+            self._subscribers.append(fn)
+            self._snapshot = tuple(self._subscribers)
         return fn
 
     def unsubscribe(self, fn: Subscriber) -> None:
-        if fn in self._subscribers:
-            self._subscribers.remove(fn)
+        with self._lock:
+            if fn in self._subscribers:
+                self._subscribers.remove(fn)
+            self._snapshot = tuple(self._subscribers)
 
     def emit(self, event: Event) -> None:
         # one lock so lines from worker threads never interleave
         with self._lock:
-            for fn in list(self._subscribers):
+            for fn in self._snapshot:
                 fn(event)
 
     def log(self, msg: str, level: str = "info") -> None:

@@ -6,6 +6,7 @@ writes overlap with execution and are flushed before the command returns.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from pathlib import Path
@@ -13,12 +14,12 @@ from pathlib import Path
 
 class BackgroundWriter:
     def __init__(self) -> None:
-        self._queue: queue.Queue[tuple[Path, str] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[str | Path, str] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
-        self._dirs: set[Path] = set()
+        self._dirs: set[str] = set()
         self._errors: list[BaseException] = []
 
-    def write(self, path: Path, text: str) -> None:
+    def write(self, path: str | Path, text: str) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._drain, name="dvt-writer", daemon=True)
             self._thread.start()
@@ -31,10 +32,19 @@ class BackgroundWriter:
                 return
             path, text = item
             try:
-                if path.parent not in self._dirs:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    self._dirs.add(path.parent)
-                path.write_text(text, encoding="utf-8")
+                # os-level calls: this thread holds the GIL for its Python work, which the
+                # node loop then waits for; Path and text-mode files triple that work
+                folder = os.path.dirname(path)
+                if folder not in self._dirs:
+                    os.makedirs(folder, exist_ok=True)
+                    self._dirs.add(folder)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+                try:
+                    data = memoryview(text.encode("utf-8"))
+                    while data:
+                        data = data[os.write(fd, data):]
+                finally:
+                    os.close(fd)
             except OSError as exc:  # reported at flush; a full disk must not fail the node
                 self._errors.append(exc)
 

@@ -9,6 +9,7 @@ import datetime
 import json
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -185,6 +186,7 @@ class ConsolePrinter:
 
     def __init__(self, stream: IO[str] | None = None, *, fmt: str = "text", debug: bool = False,
                  timestamps: bool = True, quiet: bool = False) -> None:
+        self._second: tuple[int, str] = (-1, "")  # (second, its HH:MM:SS)
         self.stream = stream or sys.stdout
         self.fmt = fmt
         self.debug = debug
@@ -202,11 +204,19 @@ class ConsolePrinter:
             for level, text in lines:
                 self._write(json.dumps(_as_json(event, level, text), default=_json_default))
             return
-        stamp = datetime.datetime.fromtimestamp(event.ts).strftime("%H:%M:%S") \
-            if self.timestamps else ""
+        stamp = self._stamp(event.ts) if self.timestamps else ""
         for level, text in lines:
             for line in text.split("\n") if text else [""]:
                 self._write(f"{stamp}  {line}" if stamp and level != "result" else line)
+
+    def _stamp(self, ts: float) -> str:
+        """Local HH:MM:SS of `ts`; strftime once per second, not once per line."""
+        second = int(ts)
+        cached, text = self._second
+        if cached != second:
+            text = time.strftime("%H:%M:%S", time.localtime(second))
+            self._second = (second, text)
+        return text
 
     def _write(self, line: str) -> None:
         self.stream.write(line + "\n")
@@ -254,7 +264,7 @@ class LogFile(ConsolePrinter):
         lines = event_lines(event)
         if not lines:
             return
-        stamp = datetime.datetime.fromtimestamp(event.ts).isoformat(timespec="milliseconds")[11:]
+        stamp = f"{self._stamp(event.ts)}.{int(event.ts % 1 * 1000):03d}"
         thread = threading.current_thread().name
         with self._lock:
             for level, text in lines:

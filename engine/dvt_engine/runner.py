@@ -9,13 +9,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dvt_engine.events import EventBus, InputMoved, NodeFinished, NodeStarted
 from dvt_engine.interrupts import on_sigint
 from dvt_engine.manifest import Manifest, Node
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 # after an interrupt, how often running statements are cancelled again until they end
 _RECANCEL_S = 0.2
@@ -243,6 +245,9 @@ class Runner:
     def _run_pool(self, ready: list[str], position: dict[str, int],
                   run_one: Callable[[str], NodeResult],
                   finish: Callable[[str, NodeResult], None]) -> None:
+        # imported here: concurrent.futures pulls in logging (~4 ms), a one-thread run needs neither
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
         with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="Thread") as pool:
             running: dict[Future[NodeResult], str] = {}
             while ready or running:

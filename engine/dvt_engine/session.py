@@ -76,6 +76,7 @@ class Session:
         # files defined in memory (notebook cells): relative path -> text
         self.overlays: dict[str, str] = {}
         self._adapters: dict[str, Adapter] = {}
+        self._by_output: dict[int, tuple[Output, Adapter]] = {}
         self._adapter_lock = threading.Lock()
         self._views: OrderedDict[ViewKey, ProjectView] = OrderedDict()
         self._views_lock = threading.Lock()
@@ -148,6 +149,9 @@ class Session:
 
     # -- adapters ---------------------------------------------------------------------
     def _adapter_for_output(self, output: Output) -> Adapter:
+        known = self._by_output.get(id(output))
+        if known is not None and known[0] is output:
+            return known[1]  # the common case: the same Output object as last time
         # keyed by name and settings: vars may render an output differently
         key = f"{output.name}\0{sorted(output.settings.items(), key=lambda kv: kv[0])!r}"
         with self._adapter_lock:
@@ -158,6 +162,7 @@ class Session:
                 if hasattr(adapter, "set_project_quoting"):  # dbt_project.yml `quoting:`
                     adapter.set_project_quoting(self.project.quoting)
                 self._adapters[key] = adapter
+            self._by_output[id(output)] = (output, adapter)  # holds output: ids stay unique
         return adapter
 
     def _log_statement(self, output: str, sql: str, seconds: float) -> None:
@@ -190,6 +195,7 @@ class Session:
         with self._adapter_lock:
             adapters = list(self._adapters.values())
             self._adapters.clear()
+            self._by_output.clear()
         for adapter in adapters:
             adapter.close()
 

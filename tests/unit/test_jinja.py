@@ -151,7 +151,7 @@ STATIC_TEMPLATES = [
 
 
 def test_static_templates_render_as_jinja_does(project: Any) -> None:
-    from dvt_engine.jinja import context as jinja_context
+    from dvt_engine.jinja import static
     from dvt_engine.jinja.context import RenderState
     from dvt_engine.jinja.static import static_pieces
 
@@ -167,11 +167,11 @@ def test_static_templates_render_as_jinja_does(project: Any) -> None:
             assert static_pieces(src) is not None, src
             node = session.manifest.nodes[f"model.proj.m{i}"]
             fast = compiler.render(src, RenderState(node=node, execute=True), "x.sql")
-            jinja_context._static_store[src] = None  # force the Jinja path
+            static.PIECE_CACHE[src] = None  # force the Jinja path
             slow = compiler.render(src, RenderState(node=node, execute=True), "x.sql")
             assert fast == slow, src
     finally:
-        jinja_context._static_store.clear()
+        static.PIECE_CACHE.clear()
         session.close()
     # anything beyond literal ref/source/config needs Jinja
     assert static_pieces("select {{ this }}") is None

@@ -61,8 +61,10 @@ class Relation:
 
     def incorporate(self, path: dict[str, Any] | None = None, type: str | None = None,
                     **_: Any) -> Relation:
-        rel = replace(self, **(path or {}))
-        return replace(rel, type=type) if type else rel
+        changes = dict(path) if path else {}
+        if type:
+            changes["type"] = type
+        return replace(self, **changes) if changes else self
 
     def without_identifier(self) -> Relation:
         return self.include(identifier=False)

@@ -47,11 +47,17 @@ def select_ids(inv: Invocation, default_types: tuple[str, ...],
                indirect_selection: str | None = None,
                resource_types: tuple[str, ...] | None = None) -> list[str]:
     """Apply -s/--exclude/--selector/--resource-type; warn on criteria that match nothing."""
-    from dvt_engine.selection import select
-
     o = inv.options
     manifest = inv.manifest
     types = o.resource_types if resource_types is None else resource_types
+    if not (o.select or o.exclude or o.selector or types) and not manifest.selectors:
+        # nothing to select by: every enabled node of the command's types, which is what
+        # select() returns then, without importing the selection grammar (~3 ms)
+        kept = [u for nodes in (manifest.nodes, manifest.sources) for u, n in nodes.items()
+                if n.resource_type in default_types]
+        return manifest.topological_order(kept)
+    from dvt_engine.selection import select
+
     chosen = select(
         manifest,
         select=list(o.select) or None,

@@ -9,7 +9,6 @@ the event bus and the session if there is one: they also run where no project lo
 from __future__ import annotations
 
 import os
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -175,6 +174,8 @@ def error_events(exc: DvtError, options: Options) -> list[Event]:
     events: list[Event] = [CommandError(message=str(exc), kind=exc.kind, path=exc.path,
                                         line=exc.line, node=exc.node, hint=exc.hint)]
     if options.debug:
+        import traceback
+
         events.append(Log(msg=traceback.format_exc().rstrip(), level="debug"))
     return events
 

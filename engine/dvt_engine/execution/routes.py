@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 
 from dvt_engine.errors import CompilationError
 from dvt_engine.events import InputMoved
-from dvt_engine.execution import federate, stage
 from dvt_engine.execution import materialize as mat
 from dvt_engine.planner import ExecutionPlan, federation_unavailable
 
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from dvt_engine.adapters import Adapter, AdapterResponse, Relation
+    from dvt_engine.execution import federate
     from dvt_engine.execution.context import ExecutionContext
     from dvt_engine.federation.transport import Extracted
     from dvt_engine.manifest import Node
@@ -119,9 +119,14 @@ class FederatedRoute(Route):
         self.plan = plan
 
     def setup(self, sql: str) -> federate.FederationSetup:
+        # federation (sqlglot, ~0.1 s to import) loads only when a node needs it
+        from dvt_engine.execution import federate
+
         return federate.plan_federation(self.ctx.inv, self.node, self.plan, sql)
 
     def build(self, relation: Relation, sql: str, inside: mat.Inside) -> Landed:
+        from dvt_engine.execution import federate, stage
+
         node, adapter = self.node, self.target
         kind = node.materialized
         if kind not in ("view", "table", "incremental"):
@@ -157,6 +162,8 @@ class FederatedRoute(Route):
         return Landed(resp, message, run_sql, route, moved(extracted))
 
     def query(self, sql: str) -> pa.Table:
+        from dvt_engine.execution import federate, stage
+
         setup = self.setup(sql)
         choice, foreign = federate.choose_route(self.node, setup)
         self.ctx.events.log(f"{self.node.name}: federated {self.node.resource_type}, "
@@ -166,6 +173,8 @@ class FederatedRoute(Route):
         return federate.compute(setup, foreign)[1]
 
     def preview(self, sql: str, limit: int | None) -> pa.Table:
+        from dvt_engine.execution import federate
+
         # computed in Spark, nothing landed on the target
         _, table = federate.compute(self.setup(sql))
         return table.slice(0, limit) if limit is not None and limit >= 0 else table
@@ -174,6 +183,7 @@ class FederatedRoute(Route):
     def on_target(self, relation: Relation, sql: str) -> Iterator[str]:
         """The node's SQL reading staged copies of its foreign inputs, next to `relation`
         on the target (dropped afterwards)."""
+        from dvt_engine.execution import stage
         from dvt_engine.federation.transport import extract_to_arrow
 
         setup = self.setup(sql)
@@ -187,6 +197,8 @@ class FederatedRoute(Route):
             stage.drop_staged(self.target, staged)
 
     def describe(self, sql: str) -> str:
+        from dvt_engine.execution import federate
+
         return federate.describe_for_compile(self.ctx.inv, self.node, self.plan, sql)
 
 

@@ -80,7 +80,7 @@ class NodeRunner:
 
     def result(self, node: Node, landed: Landed, sql: str, relation: Relation,
                adapter: Adapter) -> NodeResult:
-        response = asdict(landed.response)
+        response = dict(vars(landed.response))  # asdict deep-copies: slower
         if landed.route != PUSHDOWN:
             response = {"_message": landed.message, "code": "FEDERATED",
                         "rows_affected": landed.response.rows_affected}

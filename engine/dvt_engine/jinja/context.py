@@ -22,7 +22,7 @@ from dvt_engine.adapters.relation import Relation
 from dvt_engine.errors import CompilationError, DvtError
 from dvt_engine.jinja.agate_like import ResultTable
 from dvt_engine.jinja.macros import MacroRegistry, MacroReturn
-from dvt_engine.jinja.static import Piece, static_pieces
+from dvt_engine.jinja.static import Piece, cached_pieces
 from dvt_engine.manifest import Manifest, Node
 from dvt_engine.project.yaml_io import env_var, is_secret_key
 
@@ -353,7 +353,7 @@ class Compiler:
 
     # -- context ------------------------------------------------------------------
     def context(self, state: RenderState, extra: dict[str, Any] | None = None,
-                with_macros: bool = True) -> dict[str, Any]:
+                with_macros: bool = True, minimal: bool = False) -> dict[str, Any]:
         node = state.node
         parsing = not state.execute
         adapter = self._adapter(node) if state.execute else None
@@ -392,6 +392,10 @@ class Compiler:
             found = self.find_source(source_name, table_name, node)
             state.resolved.append(found)
             return self.relation_of(found)
+
+        if minimal:  # a static template (jinja/static.py) calls nothing else
+            return {"ref": ref, "source": source,
+                    "config": ConfigAccessor(node, parsing, state.configs)}
 
         def var(name: str, default: Any = _MISSING) -> Any:
             scope = self.project_vars(package)
@@ -500,7 +504,7 @@ class Compiler:
     # -- rendering ----------------------------------------------------------------
     def render(self, template_src: str, state: RenderState, path: str,
                extra: dict[str, Any] | None = None) -> str:
-        pieces = _static_cache(template_src)
+        pieces = cached_pieces(template_src)  # shared with the parser
         if pieces is not None:
             return self._render_static(pieces, state, extra)
         from dvt_engine.jinja.environment import template_error
@@ -522,7 +526,7 @@ class Compiler:
                        extra: dict[str, Any] | None) -> str:
         """What Jinja would render for a template of text and literal ref/source/config
         calls (see jinja/static.py), without compiling it."""
-        ctx = self.context(state, extra, with_macros=False)
+        ctx = self.context(state, extra, with_macros=False, minimal=extra is None)
         out: list[str] = []
         for piece in pieces:
             if isinstance(piece, str):
@@ -594,15 +598,6 @@ def _referenced_names(source: str) -> frozenset[str] | None:
     return names
 
 
-_static_store: dict[str, list[Piece] | None] = {}
-
-
-def _static_cache(source: str) -> list[Piece] | None:
-    try:
-        return _static_store[source]
-    except KeyError:
-        pieces = _static_store[source] = static_pieces(source)
-        return pieces
 
 
 def _template_cache(source: str, path: str, parsing: bool = False) -> Any:

@@ -58,6 +58,18 @@ def _literal(node: ast.AST) -> Any:
     return ast.literal_eval(node)
 
 
+PIECE_CACHE: dict[str, list[Piece] | None] = {}
+
+
+def cached_pieces(source: str) -> list[Piece] | None:
+    """static_pieces(source), computed once per text: the parser and the run share it."""
+    try:
+        return PIECE_CACHE[source]
+    except KeyError:
+        pieces = PIECE_CACHE[source] = static_pieces(source)
+        return pieces
+
+
 def static_pieces(source: str) -> list[Piece] | None:
     """Split a template into text and literal ref/source/config calls, or None when it
     needs Jinja. Whitespace control (`{{-`, `-}}`) is applied to the text as Jinja does."""

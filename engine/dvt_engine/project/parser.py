@@ -18,7 +18,7 @@ from dvt_engine.errors import CompilationError, DvtError, ParsingError
 from dvt_engine.jinja.blocks import extract_docs
 from dvt_engine.jinja.context import Compiler, RenderState
 from dvt_engine.jinja.macros import MacroRegistry
-from dvt_engine.jinja.static import ANY_JINJA, literal_call, static_pieces
+from dvt_engine.jinja.static import ANY_JINJA, cached_pieces, literal_call
 from dvt_engine.manifest import Column, Doc, Manifest, Node
 from dvt_engine.project.configs import (
     PROJECT_KEYS,
@@ -91,7 +91,7 @@ def _checksum(text: str) -> str:
 def static_extract(sql: str) -> tuple[list[tuple[str, str | None]], list[tuple[str, str]],
                                       dict[str, Any]] | None:
     """ref/source/config calls with literal args, or None if the file needs Jinja."""
-    pieces = static_pieces(sql)
+    pieces = cached_pieces(sql)
     if pieces is None:
         return None
     refs: list[tuple[str, str | None]] = []
