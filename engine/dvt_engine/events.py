@@ -1,7 +1,8 @@
 """Typed events the engine emits; front ends (CLI, notebook widgets) render them.
 
 Events are not changed once emitted. They are plain dataclasses, not frozen ones: a
-frozen one costs three times as much to create, and a run makes three per node.
+frozen one costs three times as much to create, and a run makes three per node; and they
+share one __repr__ (each generated method costs import time, which every CLI run pays).
 
 Nothing in the engine prints. A command emits events into an EventBus; every subscriber
 gets every event in order, on the thread that emitted it. `reporting.py` renders them as
@@ -17,16 +18,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(eq=False)
+def fields_repr(obj: Any) -> str:
+    """`Name(field=value, ...)` of a dataclass instance, without generating a method."""
+    from dataclasses import fields
+
+    body = ", ".join(f"{f.name}={getattr(obj, f.name)!r}" for f in fields(obj) if f.repr)
+    return f"{type(obj).__name__}({body})"
+
+
+@dataclass(eq=False, repr=False)
 class Event:
+    """Something that happened; `ts` is when."""
+
     ts: float = field(default_factory=time.time, kw_only=True)
+
+    def __repr__(self) -> str:
+        # one repr for all events: a generated one per class costs import time
+        return fields_repr(self)
 
     @property
     def level(self) -> str:
         return "info"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Log(Event):
     """A free-form line: debug output, what a macro logs, a command's own notes."""
 
@@ -34,7 +49,7 @@ class Log(Event):
     level: str = "info"  # type: ignore[assignment]  # debug | info | warn | error | result
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Printed(Event):
     """What a command prints as its answer (ls names, show's table, compiled SQL): shown
     under --quiet, without a timestamp."""
@@ -47,7 +62,7 @@ class Printed(Event):
         return "result"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Warned(Event):
     """A warning about the project or the command, with where it comes from."""
 
@@ -60,7 +75,7 @@ class Warned(Event):
         return "warn"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class CommandError(Event):
     """An error that stopped the command (exit code 2): dbt's 'Encountered an error:'."""
 
@@ -76,14 +91,14 @@ class CommandError(Event):
         return "error"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class ProjectFound(Event):
     """dbt's 'Found 8 models, 27 data tests, ... 490 macros'."""
 
     counts: tuple[tuple[str, int], ...]  # (label, count) in dbt's order, macros last
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Concurrency(Event):
     """dbt's 'Concurrency: N threads (target=...)' before compile's and show's output."""
 
@@ -91,17 +106,21 @@ class Concurrency(Event):
     target_name: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class RunStarted(Event):
+    """A command starts running nodes (the notebook opens its run graph)."""
+
     command: str
     unique_ids: list[str]
     target_name: str
     threads: int
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class InputMoved:
     """How one input of a federated node reached where the node ran."""
+
+    __repr__ = fields_repr
 
     relation: str  # its name in logs: orders, crm.customers
     connection: str
@@ -109,8 +128,10 @@ class InputMoved:
     via: str  # arrow | jdbc | local
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class NodeStarted(Event):
+    """A node starts: dbt's `1 of 5 START ...`."""
+
     unique_id: str
     index: int
     total: int
@@ -120,8 +141,10 @@ class NodeStarted(Event):
     route: str | None = None  # pushdown | staged | spark (as planned; auto decides later)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class NodeFinished(Event):
+    """A node ended: its status, timing, rows, and where and how it ran."""
+
     unique_id: str
     index: int
     total: int
@@ -143,15 +166,19 @@ class NodeFinished(Event):
             "warn" if self.status == "warn" else "info"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class HookStarted(Event):
+    """An on-run-start / on-run-end hook starts."""
+
     name: str  # demo.on-run-start.0
     index: int
     total: int
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class HookFinished(Event):
+    """An on-run-start / on-run-end hook ended."""
+
     name: str
     index: int
     total: int
@@ -163,9 +190,11 @@ class HookFinished(Event):
         return "error" if self.status == "error" else "info"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class NodeProblem:
     """One failure or warning of a run, for the summary's 'Failure in ...' blocks."""
+
+    __repr__ = fields_repr
 
     status: str  # error | fail | warn
     resource_type: str  # model | test | ... ; "hook" for project hooks
@@ -176,7 +205,7 @@ class NodeProblem:
     plain: bool = False  # the message names the node itself: print it alone
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class RunFinished(Event):
     """The end of a command that ran nodes: dbt's 'Finished running ...', 'Completed
     ...', the failure blocks and 'Done. PASS=...'."""

@@ -19,6 +19,8 @@ EXECUTABLE_TYPES = ("model", "seed", "snapshot", "test")
 
 @dataclass
 class Column:
+    """A column documented in YAML."""
+
     name: str
     description: str = ""
     data_type: str | None = None
@@ -29,6 +31,8 @@ class Column:
 
 @dataclass
 class Node:
+    """A model, seed, snapshot, test, analysis or source."""
+
     unique_id: str
     resource_type: str
     name: str
@@ -110,6 +114,8 @@ class Node:
 
 @dataclass
 class Macro:
+    """A macro and where it comes from."""
+
     unique_id: str
     name: str
     package_name: str
@@ -122,6 +128,8 @@ class Macro:
 
 @dataclass
 class Doc:
+    """A `{% docs %}` block."""
+
     unique_id: str
     name: str
     package_name: str
@@ -131,6 +139,8 @@ class Doc:
 
 @dataclass
 class Manifest:
+    """Every node, source, macro and doc of a project, and the DAG."""
+
     project_name: str
     nodes: dict[str, Node] = field(default_factory=dict)
     sources: dict[str, Node] = field(default_factory=dict)

@@ -25,7 +25,7 @@ def _names(value: str | Iterable[str] | None) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Options:
     """Everything one command is asked to do. Fields a command does not use are ignored.
 
@@ -88,6 +88,12 @@ class Options:
         object.__setattr__(self, "vars", dict(self.vars or {}))
         object.__setattr__(self, "macro_args", dict(self.macro_args or {}))
 
+    def __repr__(self) -> str:
+        # what was asked, not 45 defaults
+        changed = [f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)
+                   if f.name == "command" or getattr(self, f.name) != _DEFAULTS.get(f.name)]
+        return f"Options({', '.join(changed)})"
+
     def replace(self, **changes: Any) -> Options:
         return dataclasses.replace(self, **changes)
 
@@ -123,3 +129,8 @@ class Options:
 # names dbt records (and retry reads) that differ from the field names
 _RECORDED_AS = {"resource_types": "resource_type", "macro_args": "args"}
 _RECORDED_FROM = {v: k for k, v in _RECORDED_AS.items()}
+
+
+_DEFAULTS: dict[str, Any] = {
+    f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING  # type: ignore[misc]
+             else f.default) for f in fields(Options)}

@@ -46,6 +46,8 @@ class ForeignInput:
 
 @dataclass(frozen=True)
 class ExecutionPlan:
+    """A node's route (pushdown or federation), target and foreign inputs."""
+
     path: str  # PUSHDOWN | FEDERATION
     target: str  # the profile output the node runs on
     foreign_inputs: tuple[ForeignInput, ...] = ()

@@ -194,6 +194,8 @@ class ConsolePrinter:
         self.quiet = quiet
 
     def __call__(self, event: Event) -> None:
+        if not self.debug and isinstance(event, Log) and event.level == "debug":
+            return  # every statement logs one: the cheapest way out first
         lines = [(level, text) for level, text in event_lines(event)
                  if (self.debug or level != "debug")
                  and (not self.quiet or level in ("error", "result"))]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dvt_engine.events import fields_repr
 from dvt_engine.runner import NodeResult
 
 if TYPE_CHECKING:
@@ -21,8 +22,10 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILURE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class CommandResult:
+    """What every command returns."""
+
     command: str
     success: bool
     exit_code: int = EXIT_OK
@@ -35,8 +38,11 @@ class CommandResult:
     def __bool__(self) -> bool:
         return self.success
 
+    def __repr__(self) -> str:
+        return fields_repr(self)
 
-@dataclass
+
+@dataclass(eq=False, repr=False)
 class RunResult(CommandResult):
     """run, seed, test, build, snapshot, clone, retry, source freshness."""
 
@@ -48,7 +54,7 @@ class RunResult(CommandResult):
         return {r.node.name: r for r in self.results if r.node is not None}
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class ShowResult(CommandResult):
     """show: the previewed rows (nothing is materialized)."""
 
@@ -56,7 +62,7 @@ class ShowResult(CommandResult):
     node: str | None = None  # the previewed node's name; None for --inline
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class CompileResult(CommandResult):
     """compile: each compiled node's SQL (unique_id -> SQL), or the inline SQL."""
 
@@ -75,7 +81,7 @@ class CompileResult(CommandResult):
         return self.compiled[chosen[-1]] if len(chosen) == 1 else None
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class ListResult(CommandResult):
     """list/ls: the selected nodes (names) and, with --output json, their JSON."""
 
@@ -84,19 +90,21 @@ class ListResult(CommandResult):
     entries: list[dict[str, Any]] = field(default_factory=list)  # --output json
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class ParseResult(CommandResult):
+    """parse: the manifest it read."""
+
     manifest: Manifest | None = None
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class OperationResult(CommandResult):
     """run-operation: what the macro returned."""
 
     value: Any = None
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class InfoResult(CommandResult):
     """debug, sync, docs, init, clean, deps: what the command found or did."""
 

@@ -27,6 +27,8 @@ FAILED = frozenset({"error", "fail", "skipped", "cancelled"})
 
 @dataclass
 class NodeResult:
+    """One node's outcome, as run_results.json records it."""
+
     unique_id: str
     status: str  # success | error | skipped | pass | fail | warn | cancelled
     message: str | None = None

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class AdapterResponse:
+    """What a statement did: message, code, rows."""
+
     message: str = "OK"
     code: str = "OK"
     rows_affected: int | None = None

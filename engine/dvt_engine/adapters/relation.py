@@ -10,6 +10,8 @@ _PARTS = ("database", "schema", "identifier")
 
 @dataclass(frozen=True)
 class Relation:
+    """A database relation: database, schema, identifier, quoting."""
+
     database: str | None
     schema: str | None
     identifier: str | None

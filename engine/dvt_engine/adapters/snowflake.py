@@ -55,6 +55,8 @@ _MULTI_DML = re.compile(r"^\s*(delete|insert|update)\b", re.IGNORECASE)
 
 @dataclass
 class _Conn:
+    """One thread's connection."""
+
     raw: Any  # snowflake.connector.SnowflakeConnection
     depth: int = 0  # transaction() nesting; Snowflake has no savepoints
     begun: bool = False  # BEGIN was sent inside the current transaction() block

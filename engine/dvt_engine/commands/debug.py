@@ -30,6 +30,8 @@ DVT_VERSION = "0.1.0"
 
 @dataclass
 class Report:
+    """debug's checks: what it logs and what failed."""
+
     bus: EventBus
     failures: list[str] = field(default_factory=list)
 

@@ -34,6 +34,8 @@ PERIODS = {"minute": 60, "hour": 3600, "day": 86400}
 
 @dataclass
 class Criteria:
+    """A source's freshness rules."""
+
     warn_after: dict[str, Any]
     error_after: dict[str, Any]
     filter: str | None

@@ -62,6 +62,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class Requirement:
+    """A Python package an output needs."""
+
     spec: str  # what pip installs
     module: str  # what must import
     reason: str  # the output type(s) or "federation"
@@ -85,6 +87,8 @@ class Requirement:
 
 @dataclass
 class SystemPackage:
+    """A Debian package federation may use."""
+
     name: str  # the apt package
     path: Path  # the file it installs (DVT_POSTGRES_JDBC_JAR moves it)
     reason: str

@@ -24,6 +24,8 @@ Inside = Callable[[], None] | None
 
 @dataclass
 class Built:
+    """What a materialization did."""
+
     response: AdapterResponse
     relation: Relation
     message: str

@@ -35,6 +35,8 @@ STAGED_SUFFIX = "__dvt_in_"
 
 @dataclass(frozen=True)
 class RouteChoice:
+    """Staged or Spark, and why."""
+
     route: str  # SPARK | STAGE
     reason: str  # for the log line and compile output
 

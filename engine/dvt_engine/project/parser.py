@@ -40,6 +40,8 @@ _TEST_CONFIG_KEYS = ("severity", "where", "limit", "warn_if", "error_if", "store
 
 @dataclass
 class ParseContext:
+    """What parsing a project needs from its session."""
+
     project: ProjectConfig
     compiler: Compiler
     registry: MacroRegistry

@@ -34,6 +34,8 @@ class Output:
 
 @dataclass
 class Profile:
+    """profiles.yml: the outputs and the default one."""
+
     name: str
     target_name: str  # the run's default output
     outputs: dict[str, Output] = field(default_factory=dict)

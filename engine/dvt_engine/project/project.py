@@ -14,6 +14,8 @@ PROJECT_FILES = ("dbt_project.yml", "dvt_project.yml")
 
 @dataclass
 class ProjectConfig:
+    """dbt_project.yml, read and rendered."""
+
     root: Path
     name: str
     profile: str
