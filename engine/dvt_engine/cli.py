@@ -82,9 +82,12 @@ def entry() -> None:
     import threading
 
     code = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader left: nothing more can be said there
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if threading.active_count() > 1 or any(m in sys.modules for m in _NEEDS_TEARDOWN):
         sys.exit(code)
-    sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
 

@@ -187,6 +187,7 @@ class ConsolePrinter:
     def __init__(self, stream: IO[str] | None = None, *, fmt: str = "text", debug: bool = False,
                  timestamps: bool = True, quiet: bool = False) -> None:
         self._second: tuple[int, str] = (-1, "")  # (second, its HH:MM:SS)
+        self._closed = False  # the reader of a pipe went away
         self.stream = stream or sys.stdout
         self.fmt = fmt
         self.debug = debug
@@ -221,8 +222,14 @@ class ConsolePrinter:
         return text
 
     def _write(self, line: str) -> None:
-        self.stream.write(line + "\n")
-        self.stream.flush()
+        if self._closed:
+            return
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except BrokenPipeError:
+            # `dvt run | head`: the reader left; the run goes on (logs/dvt.log has it all)
+            self._closed = True
 
 
 def _as_json(event: Event, level: str, text: str) -> dict[str, Any]:

@@ -286,3 +286,29 @@ def test_show_does_not_run_tests(project: Any) -> None:
     assert run.exit_code == 0, run.output
     assert json.loads(run.output)["node"] == "final"
     assert "show previews one node" not in run.output
+
+
+def test_a_reader_that_leaves_does_not_stop_the_run(project: Any) -> None:
+    """`dvt run | head -1`: the pipe breaks after the first line; every model is still
+    built and logs/dvt.log has the whole run."""
+    from dvt_engine.cli import run_command
+    from dvt_engine.reporting import ConsolePrinter
+
+    class Head:
+        lines = 0
+
+        def write(self, text: str) -> None:
+            self.lines += 1
+            if self.lines > 1:
+                raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            pass
+
+    for name in ("a", "b", "c"):
+        project.write(f"models/{name}.sql", "select 1 as id")
+    argv = ["run", "--project-dir", str(project.root), "--profiles-dir", str(project.root)]
+    result = run_command(argv, subscriber=ConsolePrinter(Head()))  # type: ignore[arg-type]
+    assert result.exit_code == 0 and len(result.results) == 3
+    log = (project.root / "logs" / "dvt.log").read_text()
+    assert "Done. PASS=3" in log
