@@ -29,7 +29,7 @@ class Column:
     quote: bool | None = None
 
 
-@dataclass
+@dataclass(eq=False)  # an entity: compared by identity (39 fields by value was slow)
 class Node:
     """A model, seed, snapshot, test, analysis or source."""
 
@@ -137,7 +137,7 @@ class Doc:
     block_contents: str
 
 
-@dataclass
+@dataclass(eq=False)
 class Manifest:
     """Every node, source, macro and doc of a project, and the DAG."""
 

@@ -106,7 +106,8 @@ def run_task(inv: Invocation, command: str, only_ids: list[str] | None = None) -
         write_manifest(inv)
         return RunResult(command, True, exit_code=EXIT_OK)
     threads = announce_run(inv, command, ids)
-    executor = NodeExecution(inv, inv.execution_plans(ids))
+    plans = inv.execution_plans()  # every node's: manifest.json records them all
+    executor = NodeExecution(inv, plans)
     runner = Runner(manifest, events, threads=threads, fail_fast=options.fail_fast,
                     on_cancel=inv.cancel_running)
     inv.attach(runner)  # a front end's cancel reaches it
@@ -117,7 +118,6 @@ def run_task(inv: Invocation, command: str, only_ids: list[str] | None = None) -
         if hook_error is None:
             edges = build_edges(manifest, ids) if command == "build" else None
             try:
-                plans = executor.plans
                 results = runner.run(ids, executor.execute,
                                      lambda n: describe(n, plans.get(n.unique_id)), edges,
                                      lambda n: planned(n, plans.get(n.unique_id)))
@@ -139,7 +139,7 @@ def run_task(inv: Invocation, command: str, only_ids: list[str] | None = None) -
     artifacts.write_json(inv.target_dir / "run_results.json",
                          artifacts.run_results_json(start_hooks + results + end_hooks, elapsed,
                                                     recorded))
-    write_manifest(inv)
+    write_manifest(inv, {u: p.to_json() for u, p in plans.items()})
     ok = hook_error is None and all(r.status not in ("error", "fail", "skipped", "cancelled")
                                     for r in results)
     events.emit(run_finished(inv, command, results, hook_results, elapsed,
