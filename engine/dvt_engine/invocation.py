@@ -45,8 +45,8 @@ class Invocation:
         self.options = options
         self.host = host
         self.view = host.view_for(options)
-        self.view.parse()  # a long-lived session picks up edited files (no-op if none)
         self.events = host.events
+        self._manifest: Manifest | None = None
         self._compiler: Compiler | None = None
         # shared with invocations made by rerun(): one cancel reaches them all
         self._runners: list[Runner] = [] if runners is None else runners
@@ -75,11 +75,15 @@ class Invocation:
 
     @property
     def manifest(self) -> Manifest:
-        return self.view.manifest
+        """Parsed on first use; a long-lived session re-parses the files that changed."""
+        if self._manifest is None:
+            self._manifest = self.view.parse()
+        return self._manifest
 
     @property
     def compiler(self) -> Compiler:
         if self._compiler is None:
+            self.manifest  # noqa: B018 - parsed (or re-parsed) first
             self._compiler = self.view.compiler_with(self.flags)
         return self._compiler
 
@@ -108,6 +112,7 @@ class Invocation:
 
     def execution_plans(self, unique_ids: Iterable[str] | None = None
                         ) -> dict[str, ExecutionPlan]:
+        self.manifest  # noqa: B018 - parsed (or re-parsed) first
         return self.view.execution_plans(unique_ids)
 
     # -- cancelling -------------------------------------------------------------------
