@@ -162,8 +162,8 @@ class DvtMagics(Magics):
 
     def _share_spark(self) -> None:
         """Once federation has started Spark, the user's `spark` is that same session."""
-        module = sys.modules.get("dvt_engine.federation.spark")
-        session = getattr(module, "_session", None) if module is not None else None
+        module = sys.modules.get("dvt_engine.federation.spark")  # only if federation ran
+        session = module.running_spark() if module is not None else None
         if session is not None:
             self.shell.user_ns.setdefault("spark", session)
 

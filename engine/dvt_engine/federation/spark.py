@@ -92,6 +92,11 @@ class SparkUnavailable(DvtError):
     kind = "Runtime Error"
 
 
+def running_spark() -> SparkSession | None:
+    """The shared SparkSession if federation has started it, else None (starts nothing)."""
+    return _session
+
+
 def spark_available() -> str | None:
     """None when pyspark and java are there, else why not (for skips and `dvt debug`)."""
     try:

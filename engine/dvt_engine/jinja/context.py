@@ -279,6 +279,10 @@ class Compiler:
         self._name_index: dict[str, list[Node]] | None = None
 
     # -- lookup ---------------------------------------------------------------------
+    def forget_names(self) -> None:
+        """The manifest's nodes changed (parsing): ref() looks them up afresh."""
+        self._name_index = None
+
     def name_index(self) -> dict[str, list[Node]]:
         if self._name_index is None:
             idx: dict[str, list[Node]] = {}

@@ -90,9 +90,23 @@ def merge_config(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]
 
 def defaults_for(resource_type: str) -> dict[str, Any]:
     # one level of copying is enough (values are flat lists/dicts) and 20x faster than
-    # deepcopy, which matters at 2,000+ nodes
-    return {k: (v.copy() if isinstance(v, list | dict) else v)
-            for k, v in DEFAULTS.get(resource_type, {}).items()}
+    # deepcopy, which matters at 2,000+ nodes; only the list and dict values need it
+    base = DEFAULTS.get(resource_type, {})
+    out = dict(base)
+    for key in _mutable_keys(resource_type):
+        out[key] = base[key].copy()
+    return out
+
+
+_MUTABLE: dict[str, tuple[str, ...]] = {}
+
+
+def _mutable_keys(resource_type: str) -> tuple[str, ...]:
+    keys = _MUTABLE.get(resource_type)
+    if keys is None:
+        keys = _MUTABLE[resource_type] = tuple(
+            k for k, v in DEFAULTS.get(resource_type, {}).items() if isinstance(v, list | dict))
+    return keys
 
 
 def folder_configs(tree: Any, fqn: list[str]) -> list[dict[str, Any]]:

@@ -207,9 +207,9 @@ class ProjectParser:
         for level in folder_configs(proj.trees.get(PROJECT_KEYS[resource_type]), fqn):
             config = merge_config(config, self._render_config(level))
             unrendered = merge_config(unrendered, level)
-        # one level of copying: merge_config never mutates nested values in place
-        self._project_configs[f"{resource_type}.{proj.name}.{name}"] = {
-            k: (v.copy() if isinstance(v, list | dict) else v) for k, v in config.items()}
+        # a shallow copy: merge_config never mutates nested values in place, and config()
+        # in the file replaces node.config rather than changing this dict's values
+        self._project_configs[f"{resource_type}.{proj.name}.{name}"] = dict(config)
         self._unrendered[f"{resource_type}.{proj.name}.{name}"] = unrendered
         return Node(
             unique_id=f"{resource_type}.{proj.name}.{name}",
@@ -536,7 +536,7 @@ class ProjectParser:
             self._force_seed_target(self.ctx.seed_target)
         manifest.invalidate()
         compiler = self.ctx.compiler
-        compiler._name_index = None
+        compiler.forget_names()
         custom_naming = {
             m: (mf := self.ctx.registry.find(m)) is not None and mf.package != "dvt"
             for m in ("generate_schema_name", "generate_alias_name", "generate_database_name")
