@@ -17,13 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-
-def fields_repr(obj: Any) -> str:
-    """`Name(field=value, ...)` of a dataclass instance, without generating a method."""
-    from dataclasses import fields
-
-    body = ", ".join(f"{f.name}={getattr(obj, f.name)!r}" for f in fields(obj) if f.repr)
-    return f"{type(obj).__name__}({body})"
+from dvt_engine.reprs import fields_repr
 
 
 @dataclass(eq=False, repr=False)

@@ -29,9 +29,12 @@ class Column:
     quote: bool | None = None
 
 
-@dataclass(eq=False)  # an entity: compared by identity (39 fields by value was slow)
+@dataclass(eq=False, repr=False)  # an entity: compared by identity, named by its id
 class Node:
     """A model, seed, snapshot, test, analysis or source."""
+
+    def __repr__(self) -> str:
+        return f"Node({self.unique_id!r})"
 
     unique_id: str
     resource_type: str
@@ -137,9 +140,12 @@ class Doc:
     block_contents: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Manifest:
     """Every node, source, macro and doc of a project, and the DAG."""
+
+    def __repr__(self) -> str:
+        return f"Manifest({self.project_name!r}, {len(self.nodes)} nodes)"
 
     project_name: str
     nodes: dict[str, Node] = field(default_factory=dict)

@@ -25,7 +25,7 @@ def _names(value: str | Iterable[str] | None) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)  # eq and repr by hand: import time
 class Options:
     """Everything one command is asked to do. Fields a command does not use are ignored.
 
@@ -87,6 +87,11 @@ class Options:
             object.__setattr__(self, name, _names(getattr(self, name)))
         object.__setattr__(self, "vars", dict(self.vars or {}))
         object.__setattr__(self, "macro_args", dict(self.macro_args or {}))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Options) and self.to_json() == other.to_json()
+
+    __hash__ = None  # type: ignore[assignment]  # vars and args are dicts
 
     def __repr__(self) -> str:
         # what was asked, not 45 defaults

@@ -9,7 +9,6 @@ and a notebook that alternates between two targets does not re-parse each time.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,13 +27,9 @@ if TYPE_CHECKING:
     from dvt_engine.planner import ExecutionPlan
 
 
-@dataclass(frozen=True)
-class ViewKey:
-    """What a manifest depends on besides the files."""
-
-    target: str | None
-    vars: str  # repr of the sorted vars: hashable
-    seed_target: str | None
+# what a manifest depends on besides the files: (target, repr of the sorted vars, seed
+# target); a tuple, not a dataclass, since it is only a dict key
+ViewKey = tuple[str | None, str, str | None]
 
 
 def yaml_renderer(vars: Mapping[str, Any], project: ProjectConfig | None
@@ -254,4 +249,4 @@ class ProjectView:
 
 def view_key(target: str | None, vars: Mapping[str, Any], seed_target: str | None
              ) -> ViewKey:
-    return ViewKey(target, repr(sorted(vars.items(), key=lambda kv: str(kv[0]))), seed_target)
+    return (target, repr(sorted(vars.items(), key=lambda kv: str(kv[0]))), seed_target)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dvt_engine.events import fields_repr
+from dvt_engine.reprs import fields_repr
 from dvt_engine.runner import NodeResult
 
 if TYPE_CHECKING:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from dvt_engine.events import EventBus, InputMoved, NodeFinished, NodeStarted
 from dvt_engine.interrupts import on_sigint
 from dvt_engine.manifest import Manifest, Node
+from dvt_engine.reprs import fields_repr
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -25,9 +26,11 @@ _RECANCEL_S = 0.2
 FAILED = frozenset({"error", "fail", "skipped", "cancelled"})
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class NodeResult:
     """One node's outcome, as run_results.json records it."""
+
+    __repr__ = fields_repr
 
     unique_id: str
     status: str  # success | error | skipped | pass | fail | warn | cancelled

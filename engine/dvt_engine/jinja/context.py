@@ -37,7 +37,7 @@ _ADAPTER_FALLBACKS: dict[str, tuple[str, ...]] = {"duckdb": ("postgres",)}
 RUN_STARTED_AT = datetime.datetime.now(datetime.timezone.utc)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class RenderState:
     """What one render of one node needs and collects."""
 

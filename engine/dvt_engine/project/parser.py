@@ -38,7 +38,7 @@ _TEST_CONFIG_KEYS = ("severity", "where", "limit", "warn_if", "error_if", "store
                      "database", "fail_calc", "target")
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class ParseContext:
     """What parsing a project needs from its session."""
 

@@ -12,9 +12,12 @@ from dvt_engine.project.yaml_io import load_yaml_file, render_values
 PROJECT_FILES = ("dbt_project.yml", "dvt_project.yml")
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class ProjectConfig:
     """dbt_project.yml, read and rendered."""
+
+    def __repr__(self) -> str:
+        return f"ProjectConfig({self.name!r}, root={str(self.root)!r})"
 
     root: Path
     name: str
