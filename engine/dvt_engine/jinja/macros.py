@@ -141,18 +141,24 @@ class MacroCallable:
         self.context = context
         self.modules = modules
 
-    def _module(self) -> Any:
+    def _module(self) -> dict[str, Any]:
+        """The names the macro's block defines, run in this context.
+
+        Not `Template.make_module`: a Jinja module exports public names only, and dbt
+        packages call their `_`-prefixed macros (`dbt_utils._is_relation`)."""
         key = f"{self.file.package}.{self.name}"
         mod = self.modules.get(key)
         if mod is None:
             parsing = self.context.get("execute") is False
             template = self.file.parse_template if parsing else self.file.template
-            mod = template.make_module(dict(self.context))
-            self.modules[key] = mod
+            context = template.new_context(dict(self.context))
+            for _ in template.root_render_func(context):  # defines the macro
+                pass
+            mod = self.modules[key] = context.vars
         return mod
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        macro = getattr(self._module(), self.name)
+        macro = self._module()[self.name]
         try:
             return macro(*args, **kwargs)
         except MacroReturn as ret:
