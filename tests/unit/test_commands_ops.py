@@ -245,7 +245,7 @@ def test_deps_installs_local_package_whose_macro_a_model_calls(project, tmp_path
         "{% macro double_it(x) %}({{ x }} * 2){% endmacro %}\n")
     project.write("packages.yml", "packages:\n  - local: ../helpers\n")
     project.write("models/m.sql", "{{ config(materialized='table') }}\n"
-                                  "select {{ double_it(21) }} as answer")
+                                  "select {{ helpers_pkg.double_it(21) }} as answer")
     run = project.dvt("deps")
     assert run.exit_code == 0, run.output
     assert "Installing ../helpers" in run.output

@@ -495,7 +495,7 @@ class Compiler:
         ctx["builtins"]["config"] = ctx["config"]
         if not with_macros:
             return ctx
-        macros = self.registry.bind(ctx)
+        macros = self.registry.bind(ctx, package, self.project_name)
         ctx.update(macros)
         # macros by package: dbt.x, dvt.x, <project>.x
         for pkg in self.registry.by_package:
@@ -524,7 +524,9 @@ class Compiler:
         except DvtError:
             raise
         except Exception as exc:  # Jinja or Python error inside the template
-            raise template_error(exc, path) from None
+            error = template_error(exc, path)
+            error.hint = error.hint or self.registry.package_hint(error.message)
+            raise error from None
 
     def _render_static(self, pieces: list[Piece], state: RenderState,
                        extra: dict[str, Any] | None) -> str:

@@ -27,6 +27,9 @@ _MACRO_BLOCK = re.compile(
 )
 
 
+_UNDEFINED = re.compile(r"'(\w+)' is undefined")
+
+
 class MacroReturn(Exception):  # noqa: N818 - control flow, like dbt's
     def __init__(self, value: Any) -> None:
         self.value = value
@@ -110,15 +113,34 @@ class MacroRegistry:
         for pkg in ["dvt", *order, root_package]:
             self.by_name.update(self.by_package.get(pkg, {}))
 
+    def package_hint(self, message: str) -> str | None:
+        """For Jinja's "'x' is undefined": x is a package's macro, reached through the
+        package's name as dbt requires (`dbt_utils.star`, not `star`)."""
+        found = _UNDEFINED.search(message)
+        if found is None:
+            return None
+        name = found.group(1)
+        owners = [p for p, macros in self.by_package.items() if name in macros and p != "dvt"]
+        if not owners:
+            return None
+        return f"{name} is a macro of package {owners[0]}: call it as {owners[0]}.{name}(...)"
+
     def find(self, name: str, package: str | None = None) -> MacroFile | None:
         if package:
             return self.by_package.get(package, {}).get(name)
         return self.by_name.get(name)
 
-    def bind(self, context: MutableMapping[str, Any]) -> dict[str, MacroCallable]:
-        """Callables for every macro name, evaluated in `context` when called."""
+    def bind(self, context: MutableMapping[str, Any], search_package: str,
+             root_package: str) -> dict[str, MacroCallable]:
+        """Bare macro names as dbt resolves them for a node of `search_package`: that
+        package's macros, then the root project's, then the built-in ones. Other packages'
+        macros are reached through their package name only (`dbt_utils.star`), so two
+        packages never shadow each other or the built-ins."""
         modules: dict[str, Any] = {}
-        out = {name: MacroCallable(name, mf, context, modules) for name, mf in self.by_name.items()}
+        out: dict[str, MacroCallable] = {}
+        for package in ("dvt", root_package, search_package):  # the last one wins
+            for name, mf in self.by_package.get(package, {}).items():
+                out[name] = MacroCallable(name, mf, context, modules)
         return out
 
     def package_namespace(
