@@ -54,3 +54,53 @@ def test_a_bare_call_to_a_package_macro_says_how_to_call_it(project: Any) -> Non
     assert run.exit_code == 1
     assert "'double_it' is undefined" in run.output
     assert "call it as helpers.double_it(...)" in run.output
+
+
+PACKAGE_TESTS = {"macros/tests.sql": """
+    {% test rowcount_is(model, expected) %}
+      {{ return(adapter.dispatch('test_rowcount_is', 'checks')(model, expected)) }}
+    {% endtest %}
+    {% macro default__test_rowcount_is(model, expected) %}
+      {#- set at parse time, as dbt_utils.equal_rowcount sets fail_calc -#}
+      {{ config(fail_calc='sum(diff)', warn_if='> 100') }}
+      {%- if not execute -%}{{ return('') }}{%- endif -%}
+      select abs(count(*) - {{ expected }}) as diff from {{ model }}
+    {% endmacro %}
+    {% test same_name(model) %} select 1 as from_package where false {% endtest %}
+"""}
+
+
+def test_a_generic_tests_body_config_and_package_tests(project: Any) -> None:
+    """config() in a package test's (dispatched) body sets fail_calc at parse time; YAML
+    config overrides it; a namespaced package test is not shadowed by a root test of the
+    same name; a package test is found without its namespace."""
+    _package(project, "checks", PACKAGE_TESTS)
+    project.write("macros/same_name.sql",
+                  "{% test same_name(model) %} select 1 as from_root {% endtest %}")
+    project.write("seeds/raw.csv", "id\n1\n2\n3\n")
+    project.write("seeds/schema.yml", """
+        version: 2
+        seeds:
+          - name: raw
+            data_tests:
+              - checks.rowcount_is: {expected: 5}
+              - rowcount_is:
+                  name: lenient_rowcount
+                  expected: 5
+                  config: {warn_if: '> 5', error_if: '> 5'}
+              - checks.same_name
+    """)
+    assert project.dvt("seed").exit_code == 0
+    run = project.dvt("test")
+    # |3 - 5| = 2 with fail_calc sum(diff): fails (error_if != 0), warns only if > 100
+    assert run.statuses == {"checks_rowcount_is_raw_5": "fail", "lenient_rowcount": "pass",
+                            "checks_same_name_raw_": "pass"}, run.output
+    assert "Got 2 results, configured to fail if != 0" in run.output
+    import json
+
+    manifest = json.loads((project.root / "target/manifest.json").read_text())
+    test = manifest["nodes"]["test.proj.checks_rowcount_is_raw_5." +
+                             next(k.rsplit(".", 1)[1] for k in manifest["nodes"]
+                                  if ".checks_rowcount_is_raw_5." in k)]
+    assert test["config"]["fail_calc"] == "sum(diff)"
+    assert test["depends_on"]["macros"][0] == "macro.checks.test_rowcount_is"

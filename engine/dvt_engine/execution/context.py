@@ -8,13 +8,12 @@ what building a node means (runners.py) or where its SQL runs (routes.py).
 from __future__ import annotations
 
 import datetime
-import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dvt_engine.execution.materialize import Inside
 from dvt_engine.filewriter import BackgroundWriter
-from dvt_engine.jinja.context import RenderState, inject_ctes
+from dvt_engine.jinja.context import RenderState, generic_test_kwargs, inject_ctes
 
 if TYPE_CHECKING:
     from dvt_engine.adapters import Adapter, Relation
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
     from dvt_engine.manifest import Node
     from dvt_engine.planner import ExecutionPlan
 
-_CALL_VALUE = re.compile(r"^\s*(ref|source|get_where_subquery)\s*\(.*\)\s*$", re.S)
 
 
 class ExecutionContext:
@@ -87,26 +85,9 @@ class ExecutionContext:
         # one RenderState for the kwargs and the test: an ephemeral `model` (or `to`)
         # adds its CTE there, and the CTEs are injected into the test's SQL
         state = RenderState(node=node, execute=True)
-        extra = {"_dbt_generic_test_kwargs": self._test_kwargs(node, state)}
+        extra = {"_dbt_generic_test_kwargs": generic_test_kwargs(self.compiler, node, state)}
         sql = self.compiler.render(node.raw_code, state, node.original_file_path, extra)
         return inject_ctes(sql, state.ctes)
-
-    def _test_kwargs(self, node: Node, state: RenderState) -> dict[str, Any]:
-        """dbt renders the kwargs natively: `model` is a Relation (or the where-subquery
-        text), so tests may call adapter.get_columns_in_relation(model) or model.name."""
-        kwargs = dict((node.test_metadata or {}).get("kwargs") or {})
-        out = {}
-        for key, value in kwargs.items():
-            if isinstance(value, str) and _CALL_VALUE.match(value):
-                box: list[Any] = []
-                self.compiler.render("{% do __dvt_box.append(" + value + ") %}", state,
-                                     node.original_file_path, {"__dvt_box": box})
-                out[key] = box[0] if box else None
-            elif isinstance(value, str) and "{{" in value:
-                out[key] = self.compiler.render(value, state, node.original_file_path)
-            else:
-                out[key] = value
-        return out
 
     # -- files --------------------------------------------------------------------------
     def write_run(self, node: Node, sql: str) -> None:

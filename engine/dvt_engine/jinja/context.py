@@ -620,6 +620,27 @@ def _template_cache(source: str, path: str, parsing: bool = False) -> Any:
 _WITH = re.compile(r"^(\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*)with\b", re.I | re.S)
 
 
+_CALL_VALUE = re.compile(r"^\s*(ref|source|get_where_subquery)\s*\(.*\)\s*$", re.S)
+
+
+def generic_test_kwargs(compiler: Compiler, node: Node, state: RenderState
+                        ) -> dict[str, Any]:
+    """A generic test's arguments rendered natively, as dbt does: `model` is a Relation
+    (or the where-subquery), so a test may call adapter.get_columns_in_relation(model)."""
+    out = {}
+    for key, value in dict((node.test_metadata or {}).get("kwargs") or {}).items():
+        if isinstance(value, str) and _CALL_VALUE.match(value):
+            box: list[Any] = []
+            compiler.render("{% do __dvt_box.append(" + value + ") %}", state,
+                            node.original_file_path, {"__dvt_box": box})
+            out[key] = box[0] if box else None
+        elif isinstance(value, str) and "{{" in value:
+            out[key] = compiler.render(value, state, node.original_file_path)
+        else:
+            out[key] = value
+    return out
+
+
 def inject_ctes(sql: str, ctes: dict[str, str]) -> str:
     """Prepend ephemeral models as CTEs, merging into the model's own WITH if it has one."""
     if not ctes:

@@ -477,7 +477,7 @@ class ProjectParser:
         if len(full_name) >= 64 and not custom:
             alias = identifier[:30] + "_" + hashlib.md5(full_name.encode()).hexdigest()
         file_hash = hashlib.md5(f"{full_name}{rel}".encode()).hexdigest()[:10]
-        config = defaults_for("test")
+        config: dict[str, Any] = {}  # dbt_project.yml's, over the defaults and the body
         # dbt: the YAML file's folders under its resource path (models/, seeds/, ...)
         yaml_path = self.project.root / rel
         try:
@@ -487,22 +487,27 @@ class ProjectParser:
         fqn = [proj.name, *yaml_rel.parent.parts[1:], full_name]
         for level in folder_configs(proj.trees.get("data_tests"), fqn):
             config = merge_config(config, self._render_config(level))
-        config = merge_config(config, cfg)
-        if parent.target and not config.get("target"):
-            config["target"] = parent.target
-        if parent.resource_type == "source" and not config.get("target"):
-            config["target"] = parent.config.get("connection")
-        macro = f"test_{name}"
+        call, macro_id, builtin = self._test_macro(name, namespace)
         kwargs = {**args, "model": f"get_where_subquery({target_ref})"}
         node = Node(
             unique_id=f"test.{proj.name}.{full_name}.{file_hash}", resource_type="test",
             name=full_name, package_name=proj.name, original_file_path=rel,
             path=f"{alias}.sql", fqn=fqn,
-            raw_code=f"{{{{ {macro}(**_dbt_generic_test_kwargs) }}}}",
-            config=config, column_name=column, alias=alias,
+            raw_code=f"{{{{ {call}(**_dbt_generic_test_kwargs) }}}}",
+            config=defaults_for("test"), column_name=column, alias=alias,
             test_metadata={"name": name, "kwargs": kwargs, "namespace": namespace},
             attached_node=parent.unique_id if parent.resource_type != "source" else None,
         )
+        # config() in the test's body (dbt_utils' equal_rowcount sets fail_calc there) is
+        # the most general: dbt_project.yml and the test's YAML config override it
+        body = {} if builtin else self._test_body_config(node, rel)
+        config = merge_config(merge_config(merge_config(defaults_for("test"), body), config),
+                              cfg)
+        if parent.target and not config.get("target"):
+            config["target"] = parent.target
+        if parent.resource_type == "source" and not config.get("target"):
+            config["target"] = parent.config.get("connection")
+        node.config = config
         # the relations a generic test reads are in its kwargs: the model, and `to` etc.
         for value in [target_ref, *[v for v in args.values() if isinstance(v, str)]]:
             for m in _CALL_IN_KWARG.finditer(value):
@@ -514,11 +519,48 @@ class ProjectParser:
                     node.refs.append((call_args[-1], call_args[0] if len(call_args) == 2 else None))
                 elif m.group(1) == "source" and len(call_args) == 2:
                     node.sources.append((call_args[0], call_args[1]))
-        node.depends_on_macros.append(f"macro.dbt.{macro}")
+        node.depends_on_macros.append(macro_id)
         if not config.get("enabled", True) or not parent.enabled:
             self.manifest.disabled[node.unique_id] = node
             return
         self._add(node)
+
+    def _test_macro(self, name: str, namespace: str | None) -> tuple[str, str, bool]:
+        """How to call generic test `name`'s macro, its unique_id, and whether it is a
+        built-in: in the namespace given (`dbt_utils.equal_rowcount`), else dbt's order
+        (the root project, then packages, then dbt's own), so a root test never shadows
+        a package's namespaced one."""
+        macro = f"test_{name}"
+        by_package = self.ctx.registry.by_package
+        root = self.project.name
+        if namespace:
+            package = "dvt" if namespace == "dbt" else namespace
+            return (f"{namespace}.{macro}", f"macro.{namespace}.{macro}", package == "dvt")
+        others = sorted(p for p in by_package if p not in (root, "dvt"))
+        for package in (root, *others):
+            if macro in by_package.get(package, {}):
+                call = macro if package == root else f"{package}.{macro}"
+                return call, f"macro.{package}.{macro}", False
+        return macro, f"macro.dbt.{macro}", True
+
+    def _test_body_config(self, node: Node, rel: str) -> dict[str, Any]:
+        """The config() calls of a generic test's body, rendered at parse time as dbt
+        does (execute is false: the macro's database work is skipped)."""
+        from dvt_engine.jinja.context import generic_test_kwargs
+
+        state = RenderState(node=node, execute=False)
+        compiler = self.ctx.compiler
+        try:
+            extra = {"_dbt_generic_test_kwargs": generic_test_kwargs(compiler, node, state)}
+            compiler.render(node.raw_code, state, rel, extra)
+        except DvtError as exc:
+            exc.path = exc.path or rel
+            exc.message = f"test {node.name}: {exc.message}"
+            raise
+        body: dict[str, Any] = {}
+        for cfg in state.configs:
+            body = merge_config(body, cfg)
+        return body
 
     # -- resolution ---------------------------------------------------------------------
     def _finalize(self) -> None:
