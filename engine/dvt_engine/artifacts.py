@@ -144,13 +144,7 @@ def node_json(node: Node, execution: dict[str, Any] | None = None) -> dict[str, 
         base.update(column_name=node.column_name, file_key_name=_file_key_name(node),
                     attached_node=node.attached_node)
         if node.test_metadata is not None:
-            meta = dict(node.test_metadata)
-            kwargs = dict(meta.get("kwargs") or {})
-            model = kwargs.get("model")
-            # DVT keeps the bare call (rendered natively to a Relation); dbt writes Jinja
-            if isinstance(model, str) and "{{" not in model:
-                kwargs["model"] = "{{ " + model + " }}"
-            base["test_metadata"] = {**meta, "kwargs": kwargs}
+            base["test_metadata"] = node.test_metadata
     # DVT: the profile output the node runs on (None: the run's default target)
     base["target"] = node.target
     if execution is not None:

@@ -104,3 +104,27 @@ def test_a_generic_tests_body_config_and_package_tests(project: Any) -> None:
                                   if ".checks_rowcount_is_raw_5." in k)]
     assert test["config"]["fail_calc"] == "sum(diff)"
     assert test["depends_on"]["macros"][0] == "macro.checks.test_rowcount_is"
+
+
+def test_generic_test_unique_ids_are_dbts(project: Any) -> None:
+    """dbt hashes the test's name and its sorted metadata (bench/DBT_FACTS.md records
+    `test.demo.unique_orders_order_id.fed79b3a6e` from dbt 1.10 on examples/demo)."""
+    from dvt_engine.project.parser import test_hash
+
+    assert test_hash("unique_orders_order_id", {
+        "namespace": None, "name": "unique",
+        "kwargs": {"column_name": "order_id",
+                   "model": "{{ get_where_subquery(ref('orders')) }}"}}) == "fed79b3a6e"
+    project.write("models/orders.sql", "select 1 as order_id")
+    project.write("models/schema.yml", """
+        version: 2
+        models:
+          - name: orders
+            columns:
+              - name: order_id
+                data_tests: [unique]
+    """)
+    listed = project.dvt("ls", "--resource-type", "test", "--output", "json")
+    assert listed.result.entries[0]["unique_id"] == "test.proj.unique_orders_order_id.fed79b3a6e"
+    built = project.dvt("build")
+    assert built.statuses == {"orders": "success", "unique_orders_order_id": "pass"}

@@ -620,7 +620,10 @@ def _template_cache(source: str, path: str, parsing: bool = False) -> Any:
 _WITH = re.compile(r"^(\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*)with\b", re.I | re.S)
 
 
-_CALL_VALUE = re.compile(r"^\s*(ref|source|get_where_subquery)\s*\(.*\)\s*$", re.S)
+# an argument that is one call (`ref('x')`, dbt's `{{ get_where_subquery(ref('x')) }}`):
+# rendered natively, so the test gets a Relation
+_CALL_VALUE = re.compile(
+    r"^\s*(?:\{\{\s*)?((?:ref|source|get_where_subquery)\s*\(.*\))\s*(?:\}\})?\s*$", re.S)
 
 
 def generic_test_kwargs(compiler: Compiler, node: Node, state: RenderState
@@ -629,9 +632,10 @@ def generic_test_kwargs(compiler: Compiler, node: Node, state: RenderState
     (or the where-subquery), so a test may call adapter.get_columns_in_relation(model)."""
     out = {}
     for key, value in dict((node.test_metadata or {}).get("kwargs") or {}).items():
-        if isinstance(value, str) and _CALL_VALUE.match(value):
+        call = _CALL_VALUE.match(value) if isinstance(value, str) else None
+        if call is not None:
             box: list[Any] = []
-            compiler.render("{% do __dvt_box.append(" + value + ") %}", state,
+            compiler.render("{% do __dvt_box.append(" + call.group(1) + ") %}", state,
                             node.original_file_path, {"__dvt_box": box})
             out[key] = box[0] if box else None
         elif isinstance(value, str) and "{{" in value:

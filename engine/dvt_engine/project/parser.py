@@ -83,6 +83,20 @@ def _rel(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
+def test_hash(name: str, metadata: dict[str, Any]) -> str:
+    """The last 10 hex digits of md5(name + repr(metadata)), every leaf a string and every
+    dict sorted by key: dbt's create_test_node, so unique_ids match dbt's."""
+
+    def hashable(data: Any) -> Any:
+        if type(data) is dict:
+            return {k: hashable(data[k]) for k in sorted(data)}
+        if type(data) is list:
+            return [hashable(v) for v in data]
+        return str(data)
+
+    return hashlib.md5((name + repr(hashable(metadata))).encode()).hexdigest()[-10:]
+
+
 def _checksum(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -476,7 +490,6 @@ class ProjectParser:
         alias = full_name
         if len(full_name) >= 64 and not custom:
             alias = identifier[:30] + "_" + hashlib.md5(full_name.encode()).hexdigest()
-        file_hash = hashlib.md5(f"{full_name}{rel}".encode()).hexdigest()[:10]
         config: dict[str, Any] = {}  # dbt_project.yml's, over the defaults and the body
         # dbt: the YAML file's folders under its resource path (models/, seeds/, ...)
         yaml_path = self.project.root / rel
@@ -488,14 +501,17 @@ class ProjectParser:
         for level in folder_configs(proj.trees.get("data_tests"), fqn):
             config = merge_config(config, self._render_config(level))
         call, macro_id, builtin = self._test_macro(name, namespace)
-        kwargs = {**args, "model": f"get_where_subquery({target_ref})"}
+        # dbt's test_metadata, whose hash ends the unique_id
+        metadata = {"namespace": namespace, "name": name,
+                    "kwargs": {**args, "model": f"{{{{ get_where_subquery({target_ref}) }}}}"}}
         node = Node(
-            unique_id=f"test.{proj.name}.{full_name}.{file_hash}", resource_type="test",
+            unique_id=f"test.{proj.name}.{full_name}.{test_hash(full_name, metadata)}",
+            resource_type="test",
             name=full_name, package_name=proj.name, original_file_path=rel,
             path=f"{alias}.sql", fqn=fqn,
             raw_code=f"{{{{ {call}(**_dbt_generic_test_kwargs) }}}}",
             config=defaults_for("test"), column_name=column, alias=alias,
-            test_metadata={"name": name, "kwargs": kwargs, "namespace": namespace},
+            test_metadata=metadata,
             attached_node=parent.unique_id if parent.resource_type != "source" else None,
         )
         # config() in the test's body (dbt_utils' equal_rowcount sets fail_calc there) is
