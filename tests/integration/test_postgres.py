@@ -586,3 +586,29 @@ def test_no_connection_left_idle_in_transaction(pg_db: PgDatabase) -> None:
         assert states and all(s == "idle" for (s,) in states), states
     finally:
         adapter.close()
+
+
+def test_cross_db_macros_emit_postgres_sql(pg_project: PgProject) -> None:
+    """dbt.* cross-database macros dispatch to PostgreSQL's own SQL (no DuckDB try_cast or
+    date_diff), with dbt-postgres' answers."""
+    from tests.unit.test_cross_db_macros import CASES, _model
+
+    cases = [*CASES,
+             ("{{ dbt.split_part(\"'a,b,c'\", \"','\", 2) }}", "b"),
+             ("cast({{ dbt.date_trunc('month', \"cast('2024-05-17' as date)\") }} as date)",
+              "2024-05-01"),
+             ("cast({{ dbt.last_day(\"cast('2024-02-10' as date)\", 'month') }} as text)",
+              "2024-02-29"),
+             ("{{ dbt.datediff(\"'2024-01-01 10:00'\", \"'2024-01-02 09:00'\", 'hour') }}", 23),
+             ("(select {{ dbt.listagg('x', \"','\", 'order by x') }} from (values ('b'), ('a'))"
+              " v(x))", "a,b"),
+             ("{{ dbt.cast_bool_to_text('true') }}", "true"),
+             ("{{ dbt.any_value('1') }}", 1)]
+    pg_project.write("models/m.sql", "{{ config(materialized='table') }}\n" + _model(cases))
+    _assert_ok(pg_project.dvt("run"))
+    compiled = (pg_project.root / "target/run/proj/models/m.sql").read_text()
+    assert "try_cast" not in compiled and "date_diff" not in compiled
+    row = pg_project.query("select * from analytics.m")[0]
+    got = [str(v) if isinstance(expected, str) else v
+           for v, (_, expected) in zip(row, cases, strict=True)]
+    assert got == [expected for _, expected in cases]

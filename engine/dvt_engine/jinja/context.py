@@ -21,7 +21,7 @@ import yaml
 from dvt_engine.adapters.relation import Relation
 from dvt_engine.errors import CompilationError, DvtError
 from dvt_engine.jinja.agate_like import ResultTable
-from dvt_engine.jinja.macros import MacroRegistry, MacroReturn
+from dvt_engine.jinja.macros import MacroCallable, MacroRegistry, MacroReturn
 from dvt_engine.jinja.static import Piece, cached_pieces
 from dvt_engine.manifest import Manifest, Node
 from dvt_engine.project.yaml_io import env_var, is_secret_key
@@ -34,6 +34,12 @@ if TYPE_CHECKING:
 INVOCATION_ID = str(uuid.uuid4())
 # adapters whose SQL is close enough to reuse another adapter's dispatched macros
 _ADAPTER_FALLBACKS: dict[str, tuple[str, ...]] = {"duckdb": ("postgres",)}
+
+
+def _internal(package: str) -> str:
+    """dbt's own macros (`dbt`, and an adapter's `dbt_<type>`) are DVT's built-ins."""
+    return "dvt" if package == "dbt" or package.startswith("dbt_") and package[4:] in (
+        "duckdb", "postgres", "snowflake", "databricks", "spark", "sqlite") else package
 RUN_STARTED_AT = datetime.datetime.now(datetime.timezone.utc)
 
 
@@ -146,27 +152,39 @@ class AdapterProxy:
 
     def dispatch(self, macro_name: str, macro_namespace: str | None = None,
                  packages: Any = None) -> Callable[..., Any]:
+        """dbt's dispatch: for each package to search (the `dispatch:` config's
+        search_order for the namespace, else the root project then the namespace), the
+        adapter's own `<type>__name`, its parents', then `default__name`."""
         registry = self._compiler.registry
         adapter_type = self.type()
         prefixes = [adapter_type, *_ADAPTER_FALLBACKS.get(adapter_type, ()), "default"]
-        namespaces: list[str | None] = [self._compiler.project_name]
-        for d in self._compiler.dispatch_config:
-            if d.get("macro_namespace") == macro_namespace:
-                namespaces = [*d.get("search_order", []), *namespaces]
-        namespaces += [macro_namespace, "dvt", None]
-        for prefix in prefixes:
-            name = f"{prefix}__{macro_name}"
-            for ns in namespaces:
-                mf = registry.find(name, ns)
+        for package in self._search_packages(macro_namespace):
+            for prefix in prefixes:
+                name = f"{prefix}__{macro_name}"
+                if package is None:  # the node's own lookup: local, root, built-ins
+                    found = self._ctx.get(name)
+                    if isinstance(found, MacroCallable):
+                        return found
+                    continue
+                mf = registry.find(name, package)
                 if mf is not None:
                     return registry.package_namespace(mf.package, self._ctx)[name]
-        if registry.find(macro_name) is not None:
-            return self._ctx[macro_name]
         raise CompilationError(
             f"In dispatch: No macro named '{macro_name}' found within namespace: "
             f"'{macro_namespace}'",
             hint="Searched for: " + ", ".join(f"{p}__{macro_name}" for p in prefixes),
         )
+
+    def _search_packages(self, namespace: str | None) -> list[str | None]:
+        if namespace is None:
+            return [None]
+        for entry in self._compiler.dispatch_config:
+            if entry.get("macro_namespace") == namespace and entry.get("search_order"):
+                return [_internal(p) for p in entry["search_order"]]
+        known = self._compiler.registry.by_package
+        if _internal(namespace) in known:
+            return [self._compiler.project_name, _internal(namespace)]
+        return [None]
 
     def quote(self, identifier: str) -> str:
         return self._adapter.quote(identifier) if self._adapter else f'"{identifier}"'
