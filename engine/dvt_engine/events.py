@@ -216,6 +216,8 @@ class RunFinished(Event):
     no_op: int = 0
     total: int = 0
     interrupted: bool = False
+    # `seed --show`: (relation, table as printed) per seed, shown after 'Finished running'
+    samples: tuple[tuple[str, str], ...] = ()
 
     @property
     def level(self) -> str:

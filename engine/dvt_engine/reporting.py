@@ -141,6 +141,11 @@ def summary_lines(e: RunFinished) -> list[tuple[str, str]]:
     if e.command == "freshness":  # dbt's freshness ends with the errors and 'Done.'
         return [*out, *[("error", p.message) for p in e.problems], ("info", "Done.")]
     out.append(("info", ""))
+    for relation, table in e.samples:
+        header = f"Random sample of table: {relation}"
+        out += [("info", header), ("info", "-" * len(header)), ("result", table), ("info", "")]
+    if e.samples:
+        out.append(("info", ""))
     errors = [p for p in e.problems if p.status in ("error", "fail")]
     warns = [p for p in e.problems if p.status == "warn"]
     if not errors and not warns:

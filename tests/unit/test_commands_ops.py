@@ -390,3 +390,13 @@ def test_session_invoke_debug_clean_deps(project):
         assert "after" not in out.getvalue()
     finally:
         session.close()
+
+
+def test_compile_writes_ephemeral_models_too(project):
+    """dbt compile writes a compiled file for every model, ephemeral ones included."""
+    project.write("models/eph.sql", "{{ config(materialized='ephemeral') }} select 1 as id")
+    project.write("models/final.sql", "select * from {{ ref('eph') }}")
+    assert project.dvt("compile").exit_code == 0
+    compiled = project.root / "target/compiled/proj/models"
+    assert (compiled / "eph.sql").read_text().strip() == "select 1 as id"
+    assert "__dbt__cte__eph" in (compiled / "final.sql").read_text()

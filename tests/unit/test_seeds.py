@@ -245,3 +245,28 @@ def test_bad_column_types_override_names_file_and_column(project):
     assert 'Error when converting column "b"' in run.output
     assert "while loading seed file s.csv" in run.output
     assert "Possible solutions" not in run.output
+
+
+def test_seed_show_prints_a_sample_as_dbt(project) -> None:
+    """dbt's `seed --show`: after 'Finished running', a random sample of up to 10 rows as
+    agate prints it (NULL empty, floats with their decimal place, booleans True/False),
+    a `...` row when there are more, then two blank lines."""
+    rows = "\n".join(f"{i},n{i},{i}.0,{str(i % 2 == 1).lower()}" for i in range(1, 12))
+    project.write("seeds/people.csv", f"id,name,amount,flag\n{rows}\n12,,,\n")
+    run = project.dvt("seed", "--show")
+    assert run.exit_code == 0, run.output
+    lines = run.output.splitlines()
+    start = lines.index("Random sample of table: main.people")
+    assert lines[start - 2].startswith("Finished running 1 seed")
+    assert lines[start + 1] == "-" * len("Random sample of table: main.people")
+    assert lines[start + 2] == "| id | name | amount |  flag |"
+    assert lines[start + 3] == "| -- | ---- | ------ | ----- |"
+    body = lines[start + 4:start + 14]
+    assert len(body) == 10 and all(line.startswith("|") for line in body)
+    assert lines[start + 14] == "| ... | ...  |    ... |   ... |"
+    assert lines[start + 15:start + 18] == ["", "", "Completed successfully"]
+    assert "NaN" not in run.output and "None" not in run.output
+    for line in body:  # 12 has NULLs; the others a float with its place and a boolean
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[1:] == ["", "", ""] if cells[0] == "12" else \
+            cells[2:] == [f"{cells[0]}.0", str(int(cells[0]) % 2 == 1)]

@@ -128,22 +128,16 @@ def run_task(inv: Invocation, command: str, only_ids: list[str] | None = None) -
         inv.detach(runner)
     elapsed = time.perf_counter() - started
     hook_results = start_hooks + end_hooks
-    if command == "seed" and options.show:
-        for r in results:
-            if r.data is not None:
-                events.log(f"Random sample of table: {r.node.schema}.{r.node.alias}"
-                           if r.node else "")
-                events.log("-" * 40)
-                events.log(r.data.to_pandas().to_string(index=False))
-                events.log("")
+    samples = _seed_samples(results) if command == "seed" and options.show else ()
     artifacts.write_json(inv.target_dir / "run_results.json",
                          artifacts.run_results_json(start_hooks + results + end_hooks, elapsed,
                                                     recorded))
     write_manifest(inv, {u: p.to_json() for u, p in plans.items()})
     ok = hook_error is None and all(r.status not in ("error", "fail", "skipped", "cancelled")
                                     for r in results)
-    events.emit(run_finished(inv, command, results, hook_results, elapsed,
-                             runner.interrupted))
+    finished = run_finished(inv, command, results, hook_results, elapsed, runner.interrupted)
+    finished.samples = samples
+    events.emit(finished)
     return RunResult(command, ok, exit_code=EXIT_INTERRUPTED if runner.interrupted else
                      EXIT_OK if ok else EXIT_FAILURE, elapsed=elapsed,
                      results=start_hooks + results + end_hooks)
@@ -217,6 +211,15 @@ def run_finished(inv: Invocation, command: str, results: list[NodeResult],
         errored=status["error"] + status["fail"],
         skipped=status["skipped"] + status["cancelled"], total=len(everything),
         interrupted=interrupted)
+
+
+def _seed_samples(results: list[NodeResult]) -> tuple[tuple[str, str], ...]:
+    """`seed --show`: each loaded seed's name and a random sample, as agate prints it."""
+    from dvt_engine.commands.show import print_table
+    from dvt_engine.execution.runners import SEED_SAMPLE_ROWS
+
+    return tuple((f"{r.node.schema}.{r.node.alias}", print_table(r.data, SEED_SAMPLE_ROWS))
+                 for r in results if r.data is not None and r.node is not None)
 
 
 def _problem(inv: Invocation, r: NodeResult) -> NodeProblem:

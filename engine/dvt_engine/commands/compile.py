@@ -65,7 +65,7 @@ def run(inv: Invocation) -> CompileResult:
         _print(inv, None, sql)
         return CompileResult("compile", True, inline=sql)
     ids = [u for u in select_ids(inv, COMPILE_TYPES)
-           if manifest.nodes.get(u) is not None and not manifest.nodes[u].is_ephemeral]
+           if manifest.nodes.get(u) is not None]
     concurrency_line(inv)
     executor = ExecutionContext(inv)
     compiled: dict[str, str] = {}

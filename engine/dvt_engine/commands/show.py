@@ -92,9 +92,10 @@ def _json_value(value: Any) -> Any:
 _MAX_COLUMNS, _MAX_WIDTH, _MAX_PRECISION = 6, 20, 3
 
 
-def print_table(table: Any) -> str:
-    """agate's Table.print_table as dbt calls it (all rows, 6 columns, 20 characters):
-    text left-aligned, other types right-aligned, decimals with grouping."""
+def print_table(table: Any, max_rows: int | None = None) -> str:
+    """agate's Table.print_table as dbt calls it (6 columns, 20 characters, all rows or
+    `max_rows` and a row of `...`): text left-aligned, other types right-aligned,
+    decimals with grouping."""
     names = list(table.column_names)
     shown = names[:_MAX_COLUMNS]
     text_cols = [_is_text(table.schema.field(n).type) for n in shown]
@@ -108,7 +109,11 @@ def print_table(table: Any) -> str:
         header.append("...")
         text_cols.append(False)
         rows = [[*row, "..."] for row in rows]
+    more = max_rows is not None and len(rows) > max_rows
+    rows = rows[:max_rows] if more else rows
     widths = [max([len(h), *[len(row[i]) for row in rows]]) for i, h in enumerate(header)]
+    if more:  # agate sizes the columns before it adds the row that says there are more
+        rows.append(["..."] * len(header))
 
     def line(cells: list[str]) -> str:
         parts = [f" {c.ljust(w) if text else c.rjust(w)} "
@@ -139,7 +144,10 @@ def _number_formatter(values: list[Any], arrow_type: Any) -> Any:
     for v in values:
         if v is None or (isinstance(v, float) and (v != v or v in (float("inf"), -float("inf")))):
             continue
-        exponent = Decimal(str(v)).normalize().as_tuple().exponent
+        # a float keeps its one decimal place (4.0, as agate prints a float column);
+        # a decimal's trailing zeros do not count
+        number = Decimal(str(v))
+        exponent = (number if isinstance(v, float) else number.normalize()).as_tuple().exponent
         if isinstance(exponent, int):
             places = max(places, -exponent)
     ellipsis = "\u2026" if places > _MAX_PRECISION else ""

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from dvt_engine.planner import ExecutionPlan
 
 
+SEED_SAMPLE_ROWS = 10  # `seed --show`
+
+
 class NodeRunner:
     """The sequence every buildable node goes through."""
 
@@ -114,8 +117,9 @@ class SeedRunner(NodeRunner):
     def result(self, node: Node, landed: Landed, sql: str, relation: Relation,
                adapter: Adapter) -> NodeResult:
         preview = None
-        if self.ctx.show_seeds:
-            preview = adapter.read_arrow(adapter.limit_query(f"select * from {relation}", 5))
+        if self.ctx.show_seeds:  # dbt: a random sample, 10 rows shown, `...` if more
+            preview = adapter.read_arrow(adapter.limit_query(
+                f"select * from {relation} order by random()", SEED_SAMPLE_ROWS + 1))
         rows = landed.response.rows_affected
         return NodeResult(node.unique_id, "success", landed.message, rows_affected=rows,
                           adapter_response={"_message": landed.message, "code": "INSERT",
