@@ -253,7 +253,7 @@ def test_deps_installs_local_package_whose_macro_a_model_calls(project, tmp_path
     build = project.dvt("run")
     assert build.exit_code == 0, build.output
     assert project.query("select answer from m") == [(42,)]
-    # deps again replaces the copy (a changed package is picked up)
+    # deps again replaces the link (a changed package is picked up)
     (pkg / "macros/double.sql").write_text(
         "{% macro double_it(x) %}({{ x }} * 3){% endmacro %}\n")
     assert project.dvt("deps").exit_code == 0
