@@ -29,7 +29,7 @@ def integration_tests(project):
         "{% macro plus_one(x) %}({{ x }} + 1){% endmacro %}\n")
     project.write("packages.yml", "packages:\n  - local: ../\n")
     project.write("models/m.sql", "{{ config(materialized='table') }}\n"
-                                  "select {{ plus_one(double_it(20)) }} as answer")
+                                  "select {{ helpers.plus_one(my_pkg.double_it(20)) }} as answer")
     return project
 
 
