@@ -124,9 +124,10 @@ class DvtMagics(Magics):
         manifest = session.manifest
         from dvt_engine.commands.base import found_line
 
+        profile = session.profile  # types only: listing renders no output
         outputs = ", ".join(
-            f"{o.name} ({o.type}{', default' if o.name == session.profile.target_name else ''})"
-            for o in session.profile.outputs.values()
+            f"{n} ({profile.output_type(n)}{', default' if n == profile.target_name else ''})"
+            for n in profile.names
         )
         print(f"project {session.project.name}: {found_line(manifest)[6:]}; targets {outputs}")
         return None

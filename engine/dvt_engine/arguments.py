@@ -148,9 +148,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p = cmd("run-operation", "run a macro")
     p.add_argument("macro")
     p.add_argument("--args", type=_vars, default={})
-    p = cmd("debug", "check the project, profile and every connection")
+    p = cmd("debug", "check the project, the profile and the target's connection")
     p.add_argument("--config-dir", action="store_true")
     p.add_argument("--connection", action="store_true")
+    p.add_argument("--all-targets", action="store_true",
+                   help="check every output of the profile, not only the target")
     cmd("clean", "delete clean-targets")
     p = cmd("retry", "re-run what failed or was skipped last time")
     p.add_argument("--fail-fast", "-x", action="store_true")

@@ -77,6 +77,7 @@ class Options:
     no_browser: bool = False
     config_dir: bool = False  # debug --config-dir
     connection: bool = False  # debug --connection
+    all_targets: bool = False  # debug --all-targets: every output, not only the target
     project_name: str | None = None  # init
     skip_profile_setup: bool = False
     dry_run: bool = False  # sync

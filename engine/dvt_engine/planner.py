@@ -137,18 +137,18 @@ def _default_relation_name(node: Node) -> str:
 def plan_node(manifest: Manifest, node: Node, outputs: Mapping[str, Output],
               default_target: str, project_dir: Path,
               relation_of: Callable[[Node], str] | None = None,
-              _keys: dict[str, tuple[Any, ...]] | None = None) -> ExecutionPlan:
+              _keys: ConnectionKeys | None = None) -> ExecutionPlan:
     target = home_output(node, default_target)
     if node.resource_type == "seed":
         return ExecutionPlan(PUSHDOWN, target)  # reads a file, not a relation
-    keys = _keys if _keys is not None else _connection_keys(outputs, project_dir)
+    keys = _keys if _keys is not None else ConnectionKeys(outputs, project_dir)
     if node.resource_type == "test" and not node.target:
         target = _test_home(manifest, node, default_target, keys) or target
     render = relation_of or _default_relation_name
     foreign: list[ForeignInput] = []
     for parent in read_inputs(manifest, node):
         home = home_output(parent, default_target)
-        if home == target or (home in keys and keys.get(home) == keys.get(target)):
+        if home == target or keys.same(home, target):
             continue
         foreign.append(ForeignInput(parent.unique_id, home, render(parent)))
     if foreign:
@@ -157,7 +157,7 @@ def plan_node(manifest: Manifest, node: Node, outputs: Mapping[str, Output],
 
 
 def _test_home(manifest: Manifest, node: Node, default_target: str,
-               keys: Mapping[str, tuple[Any, ...]]) -> str | None:
+               keys: ConnectionKeys) -> str | None:
     """A test without a target runs where what it reads lives (a singular test on a
     PostgreSQL model runs on PostgreSQL); None when its inputs span connections."""
     homes = {home_output(p, default_target) for p in read_inputs(manifest, node)}
@@ -165,14 +165,30 @@ def _test_home(manifest: Manifest, node: Node, default_target: str,
         return None
     # the default target when it is one of the homes, else a stable choice
     first = default_target if default_target in homes else sorted(homes)[0]
-    if all(h == first or (h in keys and keys.get(h) == keys.get(first)) for h in homes):
+    if all(h == first or keys.same(h, first) for h in homes):
         return first
     return None
 
 
-def _connection_keys(outputs: Mapping[str, Output], project_dir: Path
-                     ) -> dict[str, tuple[Any, ...]]:
-    return {name: connection_key(o, project_dir) for name, o in outputs.items()}
+class ConnectionKeys:
+    """Each output's connection_key, computed the first time a plan compares it: reading
+    an output renders it (Profile.outputs), and an output no node uses must not need
+    its env vars."""
+
+    def __init__(self, outputs: Mapping[str, Output], project_dir: Path) -> None:
+        self._outputs = outputs
+        self._project_dir = project_dir
+        self._keys: dict[str, tuple[Any, ...]] = {}
+
+    def same(self, a: str, b: str) -> bool:
+        """Whether two defined outputs reach the same relations (an undefined name
+        matches nothing)."""
+        return a in self._outputs and b in self._outputs and self._key(a) == self._key(b)
+
+    def _key(self, name: str) -> tuple[Any, ...]:
+        if name not in self._keys:  # once: DuckDB paths are resolved
+            self._keys[name] = connection_key(self._outputs[name], self._project_dir)
+        return self._keys[name]
 
 
 def plan_nodes(manifest: Manifest, outputs: Mapping[str, Output], default_target: str,
@@ -180,7 +196,7 @@ def plan_nodes(manifest: Manifest, outputs: Mapping[str, Output], default_target
                relation_of: Callable[[Node], str] | None = None) -> dict[str, ExecutionPlan]:
     """A plan for each node (all of manifest.nodes by default; sources have none)."""
     ids = manifest.nodes.keys() if unique_ids is None else unique_ids
-    keys = _connection_keys(outputs, project_dir)  # once: DuckDB paths are resolved
+    keys = ConnectionKeys(outputs, project_dir)  # shared by the nodes' plans
     plans = {}
     for uid in ids:
         node = manifest.nodes.get(uid)

@@ -16,7 +16,13 @@ from dvt_engine.errors import ParsingError
 from dvt_engine.jinja.context import Compiler
 from dvt_engine.jinja.macros import MacroRegistry
 from dvt_engine.manifest import Manifest
-from dvt_engine.project.parser import ParseContext, ProjectParser, iter_files, load_macros
+from dvt_engine.project.parser import (
+    ParseContext,
+    ProjectParser,
+    iter_files,
+    iter_package_files,
+    load_macros,
+)
 from dvt_engine.project.profiles import Output, Profile, load_profile
 from dvt_engine.project.project import ProjectConfig, load_project
 from dvt_engine.project.yaml_io import env_var, load_yaml_file
@@ -107,12 +113,16 @@ class ProjectView:
         return self._adapter_for_output(self.output(target))
 
     # -- parsing ----------------------------------------------------------------------
-    def packages(self) -> list[ProjectConfig]:
+    def packages_dir(self) -> Path | None:
         base = self.project_dir / self.project.packages_install_path
         if not base.is_dir() and "packages-install-path" not in self.project.raw:
             # packages a user installed with `dbt deps` are in dbt's default folder
             base = self.project_dir / "dbt_packages"
-        if not base.is_dir():
+        return base if base.is_dir() else None
+
+    def packages(self) -> list[ProjectConfig]:
+        base = self.packages_dir()
+        if base is None:
             return []
         return [load_project(d, self.render_yaml) for d in sorted(base.iterdir())
                 if (d / "dbt_project.yml").is_file()]
@@ -120,8 +130,12 @@ class ProjectView:
     def _files_fingerprint(self) -> dict[str, float]:
         p = self.project
         dirs = [*p.model_paths, *p.seed_paths, *p.macro_paths, *p.test_paths,
-                *p.snapshot_paths, *p.analysis_paths, p.packages_install_path]
+                *p.snapshot_paths, *p.analysis_paths]
         fp = {str(f): f.stat().st_mtime for f in iter_files(self.project_dir, dirs, ("",))}
+        base = self.packages_dir()
+        if base is not None:  # packages are links (deps): walked through them
+            fp.update((str(f), f.stat().st_mtime)
+                      for f in iter_package_files(base, self.project_dir))
         for name in ("dbt_project.yml", "dvt_project.yml", "selectors.yml", "packages.yml"):
             f = self.project_dir / name
             if f.exists():

@@ -299,7 +299,7 @@ def test_ref_and_source_render_for_the_connection_they_live_on(mt: MultiProject)
 
 
 def test_debug_checks_every_output(mt: MultiProject) -> None:
-    _ok(mt.dvt("debug"))
+    _ok(mt.dvt("debug", "--all-targets"))
     mt.write_profile(extra=f"""
     broken:
       type: postgres
@@ -310,7 +310,7 @@ def test_debug_checks_every_output(mt: MultiProject) -> None:
       dbname: nowhere
       connect_timeout: 3
 """)
-    run = mt.dvt("debug")
+    run = mt.dvt("debug", "--all-targets")
     assert run.exit_code == 1, run.output
     lines = run.output.splitlines()
     assert "  warehouse (duckdb): OK connection ok" in lines

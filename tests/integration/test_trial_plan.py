@@ -116,7 +116,7 @@ def test_the_trial_plan(trial: Trial) -> None:
     pg = trial.pg
 
     # -- 1. foundation ------------------------------------------------------------------
-    debug = trial.ok("debug")
+    debug = trial.ok("debug", "--all-targets")
     for output in ("postgres", "snowflake", "databricks"):
         assert f"  {output} ({output}): OK connection ok" in debug.output, debug.output
     assert "All checks passed!" in debug.output

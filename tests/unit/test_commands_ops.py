@@ -41,7 +41,7 @@ def test_debug_checks_every_output_and_never_prints_secrets(project):
               path: second.duckdb
               token: {SECRET}
     """)
-    run = project.dvt("debug")
+    run = project.dvt("debug", "--all-targets")
     assert run.exit_code == 0, run.output
     for line in ("Configuration:", "  profiles.yml file [OK found and valid]",
                  "  dbt_project.yml file [OK found and valid]", "Required dependencies:",
@@ -65,7 +65,7 @@ def test_debug_reports_a_broken_output_as_a_failed_check(project):
             warehouse: {{type: nosuchdb, host: h, password: {SECRET}}}
             locked: {{type: duckdb, path: dev.duckdb, settings: {{no_such_option: 1}}}}
     """)
-    run = project.dvt("debug")
+    run = project.dvt("debug", "--all-targets")
     assert run.exit_code == 1, run.output
     lines = run.output.splitlines()
     assert "  dev (duckdb): OK connection ok" in lines
@@ -253,7 +253,7 @@ def test_deps_installs_local_package_whose_macro_a_model_calls(project, tmp_path
     build = project.dvt("run")
     assert build.exit_code == 0, build.output
     assert project.query("select answer from m") == [(42,)]
-    # deps again replaces the copy (a changed package is picked up)
+    # deps again replaces the link (a changed package is picked up)
     (pkg / "macros/double.sql").write_text(
         "{% macro double_it(x) %}({{ x }} * 3){% endmacro %}\n")
     assert project.dvt("deps").exit_code == 0

@@ -1,5 +1,7 @@
-"""debug: dbt's environment / configuration / connection report, plus a check of EVERY
-output of the profile (DVT reads sources from several connections, so all must work).
+"""debug: dbt's environment / configuration / connection report for the selected target,
+as dbt checks it; `--all-targets` checks every output of the profile too (DVT reads
+sources from several connections), rendering each, so a missing env var or a refused
+connection of any output is a failed check.
 
 Every problem is a failed check in the report, never a traceback; secrets are never
 printed (settings are redacted and secret values are scrubbed from error texts).
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from dvt_engine.errors import DvtError
 from dvt_engine.events import EventBus
 from dvt_engine.options import Options
-from dvt_engine.project.profiles import Output, find_profiles_file
+from dvt_engine.project.profiles import Output, Profile, find_profiles_file
 from dvt_engine.project.yaml_io import is_secret_key, load_yaml_file
 from dvt_engine.results import EXIT_FAILURE, EXIT_OK, CommandResult, InfoResult
 
@@ -61,7 +63,7 @@ def run(options: Options, bus: EventBus, session: Session | None,
         elif session is not None and not _profile_ok(session):
             _configuration(options, session, report)  # records why the profile failed
         if _profile_ok(session):
-            _connections(session, report)
+            _connections(session, report, options.all_targets)
     finally:
         if own_session and session is not None:
             session.close()
@@ -163,7 +165,7 @@ def _dependencies(report: Report) -> None:
     report.log("")
 
 
-def _connections(session: Any, report: Report) -> None:
+def _connections(session: Any, report: Report, all_targets: bool) -> None:
     profile = session.profile
     default = profile.default
     report.log("Connection:")
@@ -174,16 +176,40 @@ def _connections(session: Any, report: Report) -> None:
     default_ok, default_text = _check_output(session, default)
     report.log(f"  Connection test: [{default_text if default_ok else 'ERROR'}]")
     report.log("")
-    # DVT: sources may live on any output, so every one of them must connect
     report.log(f"Outputs of profile '{profile.name}':")
-    for name, output in profile.outputs.items():
-        # the default's own result (not the previous output's in this loop)
-        ok, text = ((default_ok, default_text) if name == default.name
-                    else _check_output(session, output))
-        report.log(f"  {name} ({output.type}): {text if ok else 'ERROR ' + text}")
+    others = [n for n in profile.names if n != default.name]
+    for name in [default.name, *others] if all_targets else [default.name]:
+        if name == default.name:  # the default's own result, not checked twice
+            ok, text, otype = default_ok, default_text, default.type
+        else:
+            ok, text, otype = _check_named(session, profile, name)
+        report.log(f"  {name} ({otype}): {text if ok else 'ERROR ' + text}")
         if not ok:
-            report.fail(f"Connection to output '{name}' ({output.type}) failed: {text}")
+            report.fail(f"Connection to output '{name}' ({otype}) failed: {text}")
+    if others and not all_targets:
+        # dbt checks the selected target only; an unused output may lack its env vars
+        report.log(f"  not checked: {', '.join(others)} (`dvt debug --all-targets` "
+                   "checks every output)")
     report.log("")
+
+
+def _check_named(session: Any, profile: Profile, name: str) -> tuple[bool, str, str]:
+    """(ok, text, type) for an output not yet rendered: rendering it is part of the
+    check (a missing env var is a failed check naming the output and the variable)."""
+    try:
+        output = profile.output(name)
+    except DvtError as exc:
+        text = _scrub(_one_line(exc), _secret_values_of_file(session))
+        return False, text, _declared_type(profile, name)
+    ok, text = _check_output(session, output)
+    return ok, text, output.type
+
+
+def _declared_type(profile: Profile, name: str) -> str:
+    try:
+        return profile.output_type(name)
+    except DvtError:  # no `type:`, or one that does not render
+        return "?"
 
 
 def _check_output(session: Any, output: Output) -> tuple[bool, str]:

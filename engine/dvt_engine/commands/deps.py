@@ -1,16 +1,31 @@
-"""deps: install the packages listed in packages.yml (or dependencies.yml).
+"""deps: install the packages listed in packages.yml (or dependencies.yml), as dbt 1.10 does.
 
-`local:` packages are copied into <packages-install-path>/<their project name>, where
-Session.packages() finds them. git and hub packages need the network, which DVT does not
-use: each is reported as an error line naming the package (exit 1), and the local ones
-are still installed.
+A `local:` package is linked as <packages-install-path>/<its project name>: a symlink to
+its folder, as dbt's LocalPackage makes, or a copy where links fail (Windows without
+developer mode). The package may be anywhere, the project's parent included (a package's
+own integration_tests project lists `local: ../`). Its own packages.yml is read too, and
+what it lists is installed next to it, each folder once. dbt 1.10 resolves a nested
+`local:` path from the root project (dbt-core#5410); DVT does too, and only when nothing
+is there tries the folder of the package that lists it.
+
+git and hub packages need the network, which DVT does not use: each is reported as an
+error line naming the package (exit 1), and the local ones are still installed. When
+every package is local, package-lock.yml is written as dbt 1.7+ writes it, when it is
+missing or packages.yml changed.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from hashlib import sha1
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from dvt_engine.commands.clean import (
     error_result,
@@ -25,7 +40,8 @@ from dvt_engine.project.yaml_io import load_yaml_file, render_values
 from dvt_engine.results import EXIT_FAILURE, EXIT_OK, CommandResult, InfoResult
 
 PACKAGE_FILES = ("packages.yml", "dependencies.yml")
-# what copying a local package leaves out: build output and nested installs
+LOCK_FILE = "package-lock.yml"
+# what a copy of a local package leaves out: build output and nested installs
 _IGNORE = shutil.ignore_patterns("target", "dbt_packages", "dvt_packages", "logs", ".git",
                                  "*.duckdb", "*.duckdb.wal", "__pycache__")
 
@@ -33,82 +49,193 @@ if TYPE_CHECKING:
     from dvt_engine.session import Session
 
 
+@dataclass
+class LocalPackage:
+    """A `local:` package found on disk."""
+
+    local: str  # as written in packages.yml
+    source: Path  # its folder, resolved
+    name: str  # its project name: the folder it is installed as
+    locked: str  # its `local:` in package-lock.yml: a path from the root project
+
+
 def run(options: Options, bus: EventBus, session: Session | None) -> CommandResult:
     try:
         project = load_project_only(options, session)
         render = render_without_profile(dict(options.vars or {}))
-        specs = _read_packages(project, render)
+        specs, raw_specs = read_packages(project.root, render)
     except DvtError as exc:
         return error_result("deps", bus, exc)
     if not specs:
         bus.warn("Warning: No packages were found in packages.yml")
         return CommandResult("deps", True, exit_code=EXIT_OK)
-    failed = [spec for spec in specs if not _install(project, spec, render, bus)]
+    found, failed = resolve(project, specs, render)
+    if not failed:
+        _lock(project.root, specs, raw_specs, found, bus)
+    for package in found:
+        bus.log(f"Installing {package.local}")
+        _install_local(project, package, bus)
+        bus.log(f"Installed from <local @ {package.local}>")
+    for label, why in failed:
+        bus.log(f"Installing {label}")
+        bus.log(f"Error installing {label}: {why}", "error")
     if failed:
         n = len(failed)
         bus.log(f"{n} package{'s' if n != 1 else ''} could not be installed", "error")
-        return InfoResult("deps", False, exit_code=EXIT_FAILURE, details={"failed": failed})
+        return InfoResult("deps", False, exit_code=EXIT_FAILURE,
+                          details={"failed": [label for label, _ in failed]})
     return CommandResult("deps", True, exit_code=EXIT_OK)
 
 
-def _read_packages(project: ProjectConfig, render: Any) -> list[dict[str, Any]]:
+def read_packages(root: Path, render: Callable[[str], Any]
+                  ) -> tuple[list[dict[str, Any]], list[Any]]:
+    """A project's package specs, rendered, and as written (the lock's hash uses both)."""
     for fname in PACKAGE_FILES:
-        path = project.root / fname
+        path = root / fname
         if not path.is_file():
             continue
-        data = load_yaml_file(path, project.root) or {}
+        data = load_yaml_file(path, root) or {}
         if not isinstance(data, dict):
             raise ProjectError(f"{fname} must be a mapping with a `packages:` list",
-                               path=fname, hint="e.g. packages:\n    - local: ../my_pkg")
-        specs = render_values(data.get("packages") or [], render)
+                               path=str(path), hint="e.g. packages:\n    - local: ../my_pkg")
+        raw = data.get("packages") or []
+        specs = render_values(raw, render)
         if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
-            raise ProjectError("`packages:` must be a list of mappings", path=fname,
+            raise ProjectError("`packages:` must be a list of mappings", path=str(path),
                                hint="e.g. packages:\n    - local: ../my_pkg")
-        return specs
-    return []
+        return specs, raw
+    return [], []
 
 
-def _install(project: ProjectConfig, spec: dict[str, Any], render: Any, bus: EventBus) -> bool:
-    """Install one package; report and return False when it cannot be."""
-    if "local" in spec:
-        return _install_local(project, str(spec["local"]), render, bus)
-    name = _describe(spec)
-    bus.log(f"Installing {name}")
-    bus.log(
-        f"Error installing {name}: {_kind(spec)} packages need network access, which DVT "
-        "does not use. Download the package yourself and list it as `- local: <path>` in "
-        "packages.yml.", "error")
-    return False
+def resolve(project: ProjectConfig, specs: list[dict[str, Any]], render: Callable[[str], Any]
+            ) -> tuple[list[LocalPackage], list[tuple[str, str]]]:
+    """Every local package, the ones packages list included (breadth first, as dbt's
+    resolve_packages), and (label, reason) for each that cannot be installed."""
+    root = project.root.resolve()
+    found: dict[Path, LocalPackage] = {}
+    failed: list[tuple[str, str]] = []
+    pending = [(spec, root) for spec in specs]
+    while pending:
+        spec, listed_in = pending.pop(0)
+        if "local" not in spec:
+            failed.append((_describe(spec), f"{_kind(spec)} packages need network access, "
+                           "which DVT does not use. Download the package yourself and list "
+                           "it as `- local: <path>` in packages.yml."))
+            continue
+        local = str(spec["local"])
+        source = _locate(local, root, listed_in)
+        if source is None:
+            failed.append((local, f"no dbt_project.yml in {_from(root, local)}"))
+            continue
+        if source in found:  # listed twice, or by the project it lists: once is enough
+            continue
+        try:
+            package = load_project(source, render)
+            nested, _ = read_packages(source, render)
+        except DvtError as exc:
+            failed.append((local, str(exc)))
+            continue
+        clash = _name_clash(package.name, project.name, found.values())
+        if clash:
+            failed.append((local, clash))
+            continue
+        # dbt reads a lock's paths from the root project: say so where `local` is not
+        locked = local if _from(root, local) == source else os.path.relpath(source, root)
+        found[source] = LocalPackage(local, source, package.name, locked)
+        pending += [(s, source) for s in nested]
+    return list(found.values()), failed
 
 
-def _install_local(project: ProjectConfig, local: str, render: Any, bus: EventBus) -> bool:
-    source = (project.root / local).resolve()
-    bus.log(f"Installing {local}")
-    if not any((source / f).is_file() for f in PROJECT_FILES):
-        bus.log(f"Error installing {local}: no dbt_project.yml in {source}", "error")
-        return False
-    try:
-        name = load_project(source, render).name
-    except DvtError as exc:
-        bus.log(f"Error installing {local}: {exc}", "error")
-        return False
-    dest = project.root / project.packages_install_path / name
-    if source == project.root.resolve() or source in dest.resolve().parents:
-        bus.log(f"Error installing {local}: a package cannot be the project itself", "error")
-        return False
-    _replace_with_copy(source, dest)
-    bus.log(f"Installed from <local @ {local}>")
-    return True
+def _locate(local: str, root: Path, listed_in: Path) -> Path | None:
+    """A package's folder: from the root project (dbt 1.10), else from the folder of the
+    package that lists it."""
+    for base in dict.fromkeys((root, listed_in)):
+        source = _from(base, local)
+        if any((source / f).is_file() for f in PROJECT_FILES):
+            return source
+    return None
 
 
-def _replace_with_copy(source: Path, dest: Path) -> None:
-    """Copy (not symlink, which Windows and some file syncs break), replacing old copies."""
+def _from(base: Path, local: str) -> Path:
+    return (base / Path(local).expanduser()).resolve()
+
+
+def _name_clash(name: str, root_name: str, found: Iterable[LocalPackage]) -> str | None:
+    # dbt's DuplicateDependencyToRootError and DuplicateProjectDependencyError
+    if name == root_name:
+        return (f'Found a dependency with the same name as the root project "{name}". '
+                "Package names must be unique in a project. Please rename one of these "
+                "packages.")
+    if any(p.name == name for p in found):
+        return (f'Found duplicate project "{name}". This occurs when a dependency has the '
+                "same project name as some other dependency.")
+    return None
+
+
+def _install_local(project: ProjectConfig, package: LocalPackage, bus: EventBus) -> None:
+    """A symlink, as dbt makes; a copy where the file system or OS refuses links."""
+    dest = project.root / project.packages_install_path / package.name
     if dest.is_symlink() or dest.is_file():
         dest.unlink()
     elif dest.is_dir():
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(source, dest, ignore=_IGNORE)
+    try:
+        bus.log("Creating symlink to local dependency.", "debug")
+        os.symlink(package.source, dest, target_is_directory=True)
+    except OSError:
+        bus.log("Symlinks are not available on this OS, copying dependency.", "debug")
+        shutil.copytree(package.source, dest, ignore=_copy_ignore(project))
+
+
+def _copy_ignore(project: ProjectConfig) -> Callable[[str, list[str]], set[str]]:
+    """_IGNORE, and the project itself when the package contains it (integration_tests):
+    a copy must not copy the folder it is being written into."""
+    skip = {project.root.resolve(), (project.root / project.packages_install_path).resolve()}
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        found = set(_IGNORE(folder, names))
+        return found | {n for n in names if (Path(folder) / n).resolve() in skip}
+
+    return ignore
+
+
+# -- package-lock.yml -----------------------------------------------------------------
+
+
+class _LockDumper(yaml.SafeDumper):
+    """Lists indented under their key, as dbt's dbtPackageDumper writes them."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> Any:
+        return super().increase_indent(flow, False)
+
+
+def lock_hash(specs: list[dict[str, Any]], raw_specs: list[Any]) -> str:
+    """dbt's sha1_hash: each spec as its contract's to_dict (a local one: `local`, and
+    `unrendered`, the spec as written), JSON with sorted keys, the lines sorted."""
+    lines = sorted(json.dumps({**{k: v for k, v in spec.items() if k in ("local", "name")},
+                               "unrendered": raw}, sort_keys=True)
+                   for spec, raw in zip(specs, raw_specs, strict=True))
+    return sha1("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def _lock(root: Path, specs: list[dict[str, Any]], raw_specs: list[Any],
+          found: list[LocalPackage], bus: EventBus) -> None:
+    """Write package-lock.yml when it is missing or packages.yml changed since (dbt's
+    rule; `--upgrade` is not offered: a local package has no version to upgrade)."""
+    path = root / LOCK_FILE
+    digest = lock_hash(specs, raw_specs)
+    if path.is_file():
+        try:
+            old = load_yaml_file(path, root) or {}
+        except DvtError:
+            old = {}
+        if isinstance(old, dict) and old.get("sha1_hash") == digest:
+            return
+    data = {"packages": [{"local": p.locked, "name": p.name} for p in found],
+            "sha1_hash": digest}
+    path.write_text(yaml.dump(data, Dumper=_LockDumper), encoding="utf-8")
+    bus.log(f"Updating lock file in file path: {path}")
 
 
 def _kind(spec: dict[str, Any]) -> str:

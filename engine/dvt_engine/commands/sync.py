@@ -104,7 +104,7 @@ def system_packages(profile: Profile, needs_spark: bool) -> list[SystemPackage]:
     if not needs_spark:
         return []
     found = []
-    for otype in sorted({o.type for o in profile.outputs.values()}):
+    for otype in _output_types(profile):
         jar = jdbc_jar(otype)
         for name in SYSTEM_PACKAGES.get(otype, []):
             if jar is not None:
@@ -112,10 +112,16 @@ def system_packages(profile: Profile, needs_spark: bool) -> list[SystemPackage]:
     return found
 
 
+def _output_types(profile: Profile) -> list[str]:
+    """Every output's type, read without rendering the outputs: sync needs no password,
+    and a driver is worth installing for an output whose env vars are not set here."""
+    return sorted({profile.output_type(name) for name in profile.names})
+
+
 def requirements(profile: Profile, bus: EventBus) -> tuple[list[Requirement], bool]:
     """The requirements of every output, and whether Spark (so Java) is needed."""
     by_spec: dict[str, Requirement] = {}
-    types = sorted({o.type for o in profile.outputs.values()})
+    types = _output_types(profile)
     for otype in types:
         known = REQUIREMENTS.get(otype)
         if known is None:
@@ -239,7 +245,7 @@ def _profile(options: Options, session: Any) -> Profile:
 
 
 def _sync(profile: Profile, dry_run: bool, bus: EventBus) -> CommandResult:
-    outputs = ", ".join(f"{o.name} ({o.type})" for o in profile.outputs.values())
+    outputs = ", ".join(f"{n} ({profile.output_type(n)})" for n in profile.names)
     bus.log(f"Profile '{profile.name}' from {profile.path}: {outputs}")
     reqs, needs_spark = requirements(profile, bus)
     for req in reqs:

@@ -75,6 +75,27 @@ def iter_files(root: Path, rel_dirs: list[str], suffixes: tuple[str, ...]) -> It
                     yield Path(dirpath) / fname
 
 
+# folders of an installed package that hold none of its project files
+_NOT_PACKAGE_DIRS = frozenset({"target", "logs", "dbt_packages", "dvt_packages", "__pycache__"})
+
+
+def iter_package_files(base: Path, project_root: Path) -> Iterator[Path]:
+    """The files of the packages installed in `base`. deps links a local package, so each
+    is walked through its link; links inside are not followed, and the project itself is
+    left out where a package contains it (its integration_tests lists `local: ../`)."""
+    root = os.path.realpath(project_root)
+    for entry in sorted(base.iterdir()):
+        if not entry.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(entry):
+            dirnames[:] = sorted(
+                d for d in dirnames if not d.startswith(".") and d not in _NOT_PACKAGE_DIRS
+                and os.path.realpath(os.path.join(dirpath, d)) != root)
+            for fname in sorted(filenames):
+                if not fname.startswith("."):
+                    yield Path(dirpath) / fname
+
+
 def _rel(path: Path, root: Path) -> str:
     # string slicing: pathlib's relative_to costs more than reading the file, at 2,000 files
     text, prefix = str(path), str(root)
