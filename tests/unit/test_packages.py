@@ -128,3 +128,16 @@ def test_generic_test_unique_ids_are_dbts(project: Any) -> None:
     assert listed.result.entries[0]["unique_id"] == "test.proj.unique_orders_order_id.fed79b3a6e"
     built = project.dvt("build")
     assert built.statuses == {"orders": "success", "unique_orders_order_id": "pass"}
+
+
+def test_a_custom_materialization_fails_loudly_naming_its_file(project: Any) -> None:
+    project.write("macros/mat.sql", """
+        {% materialization my_mat, adapter='duckdb' %}
+          {{ return({'relations': []}) }}
+        {% endmaterialization %}
+    """)
+    project.write("models/m.sql", "{{ config(materialized='my_mat') }} select 1 as id")
+    run = project.dvt("run")
+    assert run.exit_code == 1
+    assert "custom materialization 'my_mat' defined in macros/mat.sql" in run.output
+    assert "not supported yet" in run.output

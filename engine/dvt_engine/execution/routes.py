@@ -90,7 +90,7 @@ class PushdownRoute(Route):
             built = mat.build_incremental(adapter, relation, sql, node.config,
                                           self.ctx.full_refresh_for(node), inside)
         else:
-            raise unknown_materialization(node)
+            raise unknown_materialization(node, self.ctx.compiler.registry.materializations)
         return Landed(built.response, built.message, sql, PUSHDOWN)
 
     def query(self, sql: str) -> pa.Table:
@@ -130,7 +130,7 @@ class FederatedRoute(Route):
         node, adapter = self.node, self.target
         kind = node.materialized
         if kind not in ("view", "table", "incremental"):
-            raise unknown_materialization(node)
+            raise unknown_materialization(node, self.ctx.compiler.registry.materializations)
         setup = self.setup(sql)
         if kind == "view":
             # a view on the target cannot read other connections: DVT builds a table
@@ -217,8 +217,17 @@ def moved(extracted: list[Extracted]) -> tuple[InputMoved, ...]:
                             or "", rows=e.rows, via=e.path) for e in extracted)
 
 
-def unknown_materialization(node: Node) -> CompilationError:
-    return CompilationError(f"unknown materialization '{node.materialized}'",
+def unknown_materialization(node: Node, custom: dict[str, str]) -> CompilationError:
+    """A materialization DVT does not build: a custom one (named by the file that defines
+    it) is not supported yet, anything else is a typo."""
+    name = node.materialized
+    if name in custom:
+        return CompilationError(
+            f"model {node.name} uses the custom materialization '{name}' defined in "
+            f"{custom[name]}: custom materializations are not supported yet",
+            node=node.unique_id, path=node.original_file_path,
+            hint="Use view, table, incremental or ephemeral for this model.")
+    return CompilationError(f"unknown materialization '{name}'",
                             node=node.unique_id, path=node.original_file_path,
                             hint="Use view, table, incremental or ephemeral.")
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # jinja2 loads on the first macro compiled: static models nee
     import jinja2
 
 _MACRO_DEF = re.compile(r"{%-?\s*macro\s+(\w+)\s*\(")
+_MATERIALIZATION_DEF = re.compile(r"{%-?\s*materialization\s+(\w+)\s*,")
 # one macro block: compiled alone, so calls to other macros resolve through the context
 # (dbt does the same), which is what makes `return()` and overrides work across files
 _MACRO_BLOCK = re.compile(
@@ -71,8 +72,13 @@ class MacroRegistry:
     files: list[MacroFile] = field(default_factory=list)
     by_name: dict[str, MacroFile] = field(default_factory=dict)
     by_package: dict[str, dict[str, MacroFile]] = field(default_factory=dict)
+    # `{% materialization name %}` blocks: name -> the file (not run yet: a model that
+    # uses one fails, naming that file)
+    materializations: dict[str, str] = field(default_factory=dict)
 
     def add_file(self, source: str, path: str, package: str) -> list[Macro]:
+        for name in _MATERIALIZATION_DEF.findall(source):
+            self.materializations.setdefault(name, path)
         source = rewrite_blocks(source)
         names = []
         pkg = self.by_package.setdefault(package, {})
