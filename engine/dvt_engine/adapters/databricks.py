@@ -78,7 +78,7 @@ class DatabricksAdapter(Adapter):
     def relation(self, database: str | None, schema: str | None, identifier: str | None,
                  type: str | None = None) -> Relation:
         # no catalog configured: two-part names (the session's default catalog)
-        return Relation(database or None, schema, identifier, type, quote_char="`")
+        return Relation(database or None, schema, identifier, type, quote_character="`")
 
     def ddl_name(self, relation: Relation) -> str:
         return str(relation)  # backticks; two parts without a catalog

@@ -196,13 +196,23 @@ class AdapterProxy:
         return self._adapter.get_relation(database, schema or self._adapter.schema,
                                           identifier or "")
 
+    def _live(self, method: str, **relations: Any) -> Adapter | None:
+        """The adapter when executing (while parsing, dbt's methods do nothing), once
+        each relation argument is checked to be one."""
+        if not self._state.execute or self._adapter is None:
+            return None
+        for arg, value in relations.items():
+            _relation_arg(method, arg, value)
+        return self._adapter
+
     def load_relation(self, relation: Relation) -> Relation | None:
+        if self._live("load_relation", relation=relation) is None:
+            return None
         return self.get_relation(relation.database, relation.schema, relation.identifier)
 
     def get_columns_in_relation(self, relation: Relation) -> list[Any]:
-        if not self._state.execute or self._adapter is None:
-            return []
-        return self._adapter.get_columns(relation)
+        adapter = self._live("get_columns_in_relation", relation=relation)
+        return adapter.get_columns(relation) if adapter is not None else []
 
     def get_missing_columns(self, from_relation: Relation, to_relation: Relation) -> list[Any]:
         have = {c.name.lower() for c in self.get_columns_in_relation(to_relation)}
@@ -221,13 +231,16 @@ class AdapterProxy:
         return ""
 
     def drop_relation(self, relation: Relation) -> str:
-        if self._state.execute and self._adapter is not None:
-            self._adapter.drop_relation(relation)
+        adapter = self._live("drop_relation", relation=relation)
+        if adapter is not None:
+            adapter.drop_relation(relation)
         return ""
 
     def rename_relation(self, from_relation: Relation, to_relation: Relation) -> str:
-        if self._state.execute and self._adapter is not None:
-            self._adapter.rename_relation(from_relation, to_relation.identifier or "")
+        adapter = self._live("rename_relation", from_relation=from_relation,
+                             to_relation=to_relation)
+        if adapter is not None:
+            adapter.rename_relation(from_relation, to_relation.identifier or "")
         return ""
 
     def already_exists(self, schema: str, name: str) -> bool:
@@ -253,15 +266,42 @@ class AdapterProxy:
         return RelationFactory(self._adapter)
 
 
+def _relation_arg(method: str, arg: str, value: Any) -> None:
+    """dbt's check of an adapter method's relation argument (a string is not one)."""
+    if not isinstance(value, Relation):
+        raise CompilationError(
+            f"'adapter.{method}' expects argument '{arg}' to be of type 'Relation', "
+            f"instead got {value} ({type(value).__name__})",
+            hint="Pass ref(...), source(...) or api.Relation.create(...), not a name.")
+
+
 class RelationFactory:
+    """`api.Relation` / `adapter.Relation`: dbt's Relation class, bound to the adapter so
+    that a created relation quotes and renders as the adapter's own do."""
+
     def __init__(self, adapter: Adapter | None) -> None:
         self._adapter = adapter
 
+    def __getattr__(self, name: str) -> Any:
+        # the class-level API: Table, View, CTE ..., add_ephemeral_prefix
+        return getattr(Relation, name)
+
     def create(self, database: str | None = None, schema: str | None = None,
-               identifier: str | None = None, type: str | None = None, **_: Any) -> Relation:
+               identifier: str | None = None, type: str | None = None,
+               **kwargs: Any) -> Relation:
         if self._adapter is not None:
-            return self._adapter.relation(database, schema, identifier, type)
-        return Relation(database, schema, identifier, type)
+            rel = self._adapter.relation(database, schema, identifier, type)
+        else:
+            rel = Relation(database, schema, identifier, type)
+        return rel.incorporate(**kwargs)
+
+    def create_from(self, quoting: Any, relation_config: Any, **kwargs: Any) -> Relation:
+        """A node's relation (`model`, a graph node). `quoting` is the project's, which
+        the adapter applies already."""
+        get = relation_config.get if isinstance(relation_config, dict) else \
+            (lambda key: getattr(relation_config, key, None))
+        ident = get("identifier") if get("resource_type") == "source" else get("alias")
+        return self.create(get("database"), get("schema"), ident or get("name"), **kwargs)
 
 
 class Compiler:
@@ -483,6 +523,7 @@ class Compiler:
         def local_md5(value: str) -> str:
             return hashlib.md5(value.encode()).hexdigest()
 
+        target_adapter = adapter if adapter is not None else self._target_adapter(node)
         this = None
         if node is not None and node.resource_type != "source":
             this = self.relation_of(node)
@@ -490,8 +531,7 @@ class Compiler:
         ctx.update(
             ref=ref, source=source, var=var, env_var=env_var,
             config=ConfigAccessor(node, parsing, state.configs), this=this,
-            target=target_info(output, self.profile_name,
-                               adapter if adapter is not None else self._target_adapter(node)),
+            target=target_info(output, self.profile_name, target_adapter),
             is_incremental=is_incremental, run_query=run_query, statement=statement,
             load_result=load_result, store_result=store_result, log=log,
             execute=state.execute, modules=_MODULES, fromjson=_fromjson, tojson=_tojson,

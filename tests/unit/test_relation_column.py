@@ -1,0 +1,135 @@
+"""Relation with dbt-adapters' API, as package macros (dbt_utils, audit_helper, codegen)
+use it: in Python, and from Jinja on a DuckDB project."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+from dvt_engine.adapters.databricks import DatabricksAdapter
+from dvt_engine.adapters.relation import Relation
+from dvt_engine.adapters.snowflake import SnowflakeAdapter
+from dvt_engine.adapters.sqlite import SQLiteAdapter
+from dvt_engine.errors import CompilationError
+from dvt_engine.jinja.context import RelationFactory
+from dvt_engine.project.profiles import Output
+
+# -- Relation ---------------------------------------------------------------------------
+
+
+def test_relation_is_hashable_and_equal_by_value():
+    a = Relation("db", "main", "orders", "table")
+    same = Relation("db", "main", "orders", "table")
+    assert a == same and hash(a) == hash(same)
+    assert {a: 1}[same] == 1  # dbt_utils.union_relations keys a dict by relation
+    assert len({a, same, a.quote(identifier=False)}) == 2
+    assert a != a.include(database=False) and a != "db.main.orders"
+
+
+def test_relation_is_a_mapping_with_dbt_metadata():
+    rel = Relation("db", "main", "orders")
+    assert isinstance(rel, Mapping)  # Jinja's `is mapping` (dbt_utils._is_relation)
+    assert rel.get("metadata")["type"].endswith("Relation")
+    assert rel["schema"] == "main" and rel.get("nope", 7) == 7
+    with pytest.raises(KeyError):
+        rel["nope"]
+    assert bool(rel) and repr(rel) == '<Relation "db"."main"."orders">'
+
+
+def test_relation_create_incorporate_include_quote():
+    rel = Relation.create("db", "s", "t", type=Relation.View,
+                          quote_policy={"identifier": False})
+    assert rel.render() == '"db"."s".t' and rel.is_view and not rel.is_table
+    assert rel.quote_policy.database and not rel.quote_policy["identifier"]
+    moved = rel.incorporate(path={"identifier": "t2"}, type="table",
+                            include_policy={"database": False})
+    assert str(moved) == '"s".t2' and moved.is_table and moved.type == Relation.Table
+    assert rel.include(schema=False).render() == '"db".t'
+    assert rel.quote(identifier=True).render() == '"db"."s"."t"'
+    assert (rel.database, rel.schema, rel.identifier, rel.name, rel.table) == \
+        ("db", "s", "t", "t", "t")
+    assert rel.path.schema == "s" and rel.path.get_lowered_part("database") == "db"
+
+
+def test_relation_without_identifier_types_and_limit():
+    rel = Relation("db", "s", "t")
+    schema_only = rel.without_identifier()
+    assert schema_only.identifier is None and schema_only.render() == '"db"."s"'
+    assert Relation("db", "s", "mv", type="materialized_view").is_materialized_view
+    assert (Relation.Table, Relation.View, Relation.CTE, Relation.MaterializedView,
+            Relation.External) == ("table", "view", "cte", "materialized_view", "external")
+    assert Relation.add_ephemeral_prefix("x") == "__dbt__cte__x"
+    limited = rel.incorporate(limit=5)
+    assert limited.render_limited() == '(select * from "db"."s"."t" limit 5) _dbt_limit_subq_t'
+    assert str(limited.incorporate(limit=0, require_alias=False)) == \
+        '(select * from "db"."s"."t" where false limit 0)'
+    assert rel.render_limited() == rel.render()
+
+
+def test_relation_matches_like_dbt():
+    rel = Relation("db", "s", "T")
+    assert rel.matches(identifier="T") and not rel.matches(identifier="other")
+    with pytest.raises(CompilationError, match="approximate match"):
+        rel.matches(identifier="t")  # quoted: another case is another relation
+    assert rel.quote(schema=False, identifier=False).matches(schema="S", identifier="t")
+    with pytest.raises(CompilationError, match="no search path"):
+        rel.matches()
+    with pytest.raises(CompilationError, match="invalid path schema"):
+        Relation("db", 3, "t")  # type: ignore[arg-type]
+
+
+def _adapter(cls: type, kind: str, **settings: object):
+    return cls(Output("o", kind, {"schema": "s", **settings}), Path("."))
+
+
+def test_api_relation_create_takes_dbts_keywords_per_adapter():
+    sf = RelationFactory(_adapter(SnowflakeAdapter, "snowflake", database="DB"))
+    assert str(sf.create("DB", "S", "t", quote_policy={"identifier": True})) == 'DB.S."t"'
+    assert sf.Table == "table" and sf.add_ephemeral_prefix("m") == "__dbt__cte__m"
+    dbx = RelationFactory(_adapter(DatabricksAdapter, "databricks"))
+    assert str(dbx.create(schema="s", identifier="t", type="view")) == "`s`.`t`"
+    lite = RelationFactory(_adapter(SQLiteAdapter, "sqlite", path="x.db"))
+    made = lite.create_from(None, {"resource_type": "model", "database": "main",
+                                   "schema": "s", "alias": "a", "name": "n"})
+    assert str(made) == '"s"."a"'
+
+
+# -- from Jinja -------------------------------------------------------------------------
+
+
+def _log_macro(body: str) -> str:
+    return "{% macro m() %}\n" + body + "\n{% endmacro %}\n"
+
+
+def test_jinja_relation_methods_check_their_arguments(project):
+    project.write("models/a.sql", "select 1 as id")
+    project.write("macros/m.sql", """
+        {% macro cols() %}{% do adapter.get_columns_in_relation('main.a') %}{% endmacro %}
+    """)
+    assert project.dvt("run").exit_code == 0
+    run = project.dvt("run-operation", "cols")
+    assert run.exit_code != 0
+    assert "'adapter.get_columns_in_relation' expects argument 'relation' to be of type " \
+           "'Relation', instead got main.a (str)" in run.output
+
+
+def test_jinja_get_drop_rename_relation(project):
+    project.write("models/a.sql", "{{ config(materialized='table') }}\nselect 1 as id")
+    project.write("macros/m.sql", _log_macro("""
+  {% set a = adapter.get_relation(database=target.database, schema='main', identifier='a') %}
+  {{ log('got ' ~ a ~ ' ' ~ a.type, info=True) }}
+  {% set moved = a.incorporate(path={'identifier': 'a2'}) %}
+  {% do adapter.rename_relation(a, moved) %}
+  {{ log('renamed ' ~ (adapter.get_relation(a.database, a.schema, 'a') is none) ~ ' '
+         ~ adapter.get_relation(a.database, a.schema, 'a2').identifier, info=True) }}
+  {% do adapter.drop_relation(moved) %}
+  {{ log('dropped ' ~ (load_relation(moved) is none), info=True) }}
+"""))
+    assert project.dvt("run").exit_code == 0
+    run = project.dvt("run-operation", "m")
+    assert run.exit_code == 0, run.output
+    assert run.output.splitlines() == ['got "dev"."main"."a" table', "renamed True a2",
+                                       "dropped True"]
+    assert project.query("select count(*) from information_schema.tables "
+                         "where table_name in ('a', 'a2')") == [(0,)]
