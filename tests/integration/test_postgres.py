@@ -484,7 +484,7 @@ def test_arrow_round_trip(pg_db: PgDatabase, bulk: str, monkeypatch: pytest.Monk
         assert adapter.write_arrow(rel, table) == 3
         if bulk == "adbc":
             monkeypatch.setattr(adapter, "execute", _unused)
-        types = {c.name: c.dtype for c in adapter.get_columns(rel)}
+        types = {c.name: c.native_type for c in adapter.get_columns(rel)}
         assert types == {"i": "integer", "b": "bigint", "n": "numeric(10,2)", "t": "text",
                          "d": "date", "ts": "timestamp without time zone",
                          "tz": "timestamp with time zone", "f": "boolean",

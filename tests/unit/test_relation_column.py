@@ -1,5 +1,5 @@
-"""Relation with dbt-adapters' API, as package macros (dbt_utils, audit_helper, codegen)
-use it: in Python, and from Jinja on a DuckDB project."""
+"""Relation and Column with dbt-adapters' API, as package macros (dbt_utils, audit_helper,
+codegen) use them: in Python, and from Jinja on a DuckDB project."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from dvt_engine.adapters.databricks import DatabricksAdapter
+from dvt_engine.adapters.column import Column
+from dvt_engine.adapters.databricks import DatabricksAdapter, DatabricksColumn
+from dvt_engine.adapters.duckdb import DuckDBColumn
+from dvt_engine.adapters.postgres import PostgresAdapter, PostgresColumn
 from dvt_engine.adapters.relation import Relation
-from dvt_engine.adapters.snowflake import SnowflakeAdapter
+from dvt_engine.adapters.snowflake import SnowflakeAdapter, SnowflakeColumn
 from dvt_engine.adapters.sqlite import SQLiteAdapter
 from dvt_engine.errors import CompilationError
 from dvt_engine.jinja.context import RelationFactory
@@ -95,6 +98,71 @@ def test_api_relation_create_takes_dbts_keywords_per_adapter():
     assert str(made) == '"s"."a"'
 
 
+# -- Column -----------------------------------------------------------------------------
+
+
+def test_column_api_like_dbt():
+    col = Column("name", "character varying", 20)
+    assert (col.name, col.column, col.quoted) == ("name", "name", '"name"')
+    assert col.is_string() and not col.is_number() and col.string_size() == 20
+    assert col.data_type == "character varying(20)"
+    assert col.can_expand_to(Column("x", "varchar", 30))
+    assert not col.can_expand_to(Column("x", "varchar", 10))
+    assert col.literal("'a'") == "'a'::character varying(20)"
+    num = Column("amount", "numeric", None, 10, 2)
+    assert num.is_numeric() and num.is_number() and num.data_type == "numeric(10,2)"
+    assert Column("f", "double precision").is_float()
+    assert Column("i", "bigint").is_integer() and Column("t", "text").string_size() == 256
+    with pytest.raises(CompilationError, match="non-string"):
+        Column("i", "integer").string_size()
+    assert Column.translate_type("string") == "TEXT" and Column.string_type(5) == \
+        "character varying(5)"
+    assert Column.numeric_type("number", 38, 0) == "number(38,0)"
+    assert Column.create("c", "STRING").dtype == "TEXT"
+    parsed = Column.from_description("c", "varchar(12)")
+    assert (parsed.dtype, parsed.char_size) == ("varchar", 12)
+    assert Column("a", "int") == Column("a", "int") != Column("a", "bigint")
+
+
+def test_columns_per_adapter():
+    # PostgreSQL: unsized varchar and text stay; sizes split off the catalog's type
+    assert PostgresColumn("t", "text").data_type == "text"
+    assert PostgresColumn("v", "character varying").data_type == "character varying"
+    sized = PostgresColumn.described("v", "character varying(20)")
+    assert (sized.dtype, sized.char_size, sized.data_type, sized.native_type) == \
+        ("character varying", 20, "character varying(20)", "character varying(20)")
+    ts = PostgresColumn.described("ts", "timestamp(3) without time zone")
+    assert ts.dtype == ts.native_type == "timestamp(3) without time zone"
+    # Snowflake: integers are NUMBER, unsized strings are 16 MB
+    number = SnowflakeColumn.described("n", "NUMBER(38,0)")
+    assert number.is_numeric() and not number.is_integer() and number.data_type == \
+        "NUMBER(38,0)"
+    assert SnowflakeColumn("s", "VARCHAR").string_size() == 16777216
+    # DuckDB: its own integer names; a VARCHAR reads as dbt-duckdb reads it
+    assert DuckDBColumn("h", "HUGEINT").is_integer() and DuckDBColumn("d", "DOUBLE").is_float()
+    assert DuckDBColumn("v", "VARCHAR").data_type == "character varying(256)"
+    # Spark: types as written, backticks, CAST literals
+    spark = DatabricksColumn("c", "decimal(10,2)")
+    assert (spark.data_type, spark.quoted, spark.literal("1")) == \
+        ("decimal(10,2)", "`c`", "cast(1 as decimal(10,2))")
+    assert DatabricksColumn.translate_type("string") == "string"
+    assert DatabricksColumn.numeric_type("numeric", 5, 1) == "decimal(5,1)"
+
+
+def test_expand_column_types_widens_strings_where_dbt_does(monkeypatch):
+    pg = _adapter(PostgresAdapter, "postgres", database="d")
+    cols = {"goal": [PostgresColumn("a", "character varying", 50),
+                     PostgresColumn("b", "character varying", 5), PostgresColumn("n", "integer")],
+            "cur": [PostgresColumn("a", "character varying", 10),
+                    PostgresColumn("b", "character varying", 9), PostgresColumn("n", "integer")]}
+    altered: list[tuple[str, str]] = []
+    monkeypatch.setattr(pg, "get_columns", lambda rel: cols[rel.identifier])
+    monkeypatch.setattr(pg, "alter_column_type",
+                        lambda rel, name, dtype: altered.append((name, dtype)))
+    pg.expand_column_types(Relation("d", "s", "goal"), Relation("d", "s", "cur"))
+    assert altered == [("a", "character varying(50)")]
+
+
 # -- from Jinja -------------------------------------------------------------------------
 
 
@@ -102,16 +170,59 @@ def _log_macro(body: str) -> str:
     return "{% macro m() %}\n" + body + "\n{% endmacro %}\n"
 
 
+def test_jinja_relations_and_columns(project):
+    project.write("models/a.sql", "{{ config(materialized='table') }}\n"
+                  "select 1 as id, 'x' as name, 2.50::decimal(6,2) as amount")
+    project.write("models/b.sql", "{{ config(materialized='table') }}\nselect 2 as id")
+    project.write("macros/m.sql", _log_macro("""
+  {% set a = ref('a') %}
+  {% set seen = {} %}{% do seen.update({a: 'a'}) %}
+  {{ log('hash ' ~ seen[ref('a')] ~ ' mapping ' ~ (a is mapping) ~ ' '
+         ~ a.get('metadata').type, info=True) }}
+  {{ log('api ' ~ api.Relation.Table ~ ' ' ~ api.Relation.create(schema='s', identifier='t',
+         quote_policy={'identifier': false}) ~ ' ' ~ api.Column.translate_type('string'),
+         info=True) }}
+  {% for c in adapter.get_columns_in_relation(a) %}
+    {{ log(c.name ~ ' ' ~ c.dtype ~ ' ' ~ c.data_type ~ ' ' ~ c.is_string() ~ ' '
+           ~ c.is_number() ~ ' ' ~ c.quoted, info=True) }}
+  {% endfor %}
+  {% set col = api.Column('v', 'character varying', 12) %}
+  {{ log('column ' ~ col.data_type ~ ' ' ~ col.string_size(), info=True) }}
+  {{ log('load ' ~ (load_relation(a) is not none) ~ ' '
+         ~ (load_relation(api.Relation.create(schema='main', identifier='zz')) is none) ~ ' '
+         ~ adapter.load_relation(a).type, info=True) }}
+  {% set missing = adapter.get_missing_columns(a, ref('b')) %}
+  {{ log('missing ' ~ missing | map(attribute='name') | join(','), info=True) }}
+  {% do adapter.expand_target_column_types(a, ref('b')) %}
+"""))
+    assert project.dvt("run").exit_code == 0
+    run = project.dvt("run-operation", "m")
+    assert run.exit_code == 0, run.output
+    assert run.output.splitlines() == [
+        "hash a mapping True Relation",
+        'api table "s".t TEXT',
+        'id INTEGER INTEGER False True "id"',
+        'name VARCHAR character varying(256) True False "name"',
+        'amount DECIMAL(6,2) DECIMAL(6,2) False False "amount"',
+        "column character varying(12) 12",
+        "load True True table",
+        "missing name,amount",
+    ]
+
+
 def test_jinja_relation_methods_check_their_arguments(project):
     project.write("models/a.sql", "select 1 as id")
     project.write("macros/m.sql", """
         {% macro cols() %}{% do adapter.get_columns_in_relation('main.a') %}{% endmacro %}
+        {% macro missing() %}{% do adapter.get_missing_columns(ref('a'), 'a') %}{% endmacro %}
     """)
     assert project.dvt("run").exit_code == 0
     run = project.dvt("run-operation", "cols")
     assert run.exit_code != 0
     assert "'adapter.get_columns_in_relation' expects argument 'relation' to be of type " \
            "'Relation', instead got main.a (str)" in run.output
+    run = project.dvt("run-operation", "missing")
+    assert run.exit_code != 0 and "argument 'to_relation'" in run.output
 
 
 def test_jinja_get_drop_rename_relation(project):

@@ -21,7 +21,7 @@ _ADAPTERS = {
     "sqlite": "dvt_engine.adapters.sqlite:SQLiteAdapter",
 }
 
-__all__ = ["Adapter", "AdapterResponse", "ColumnInfo", "Relation", "create_adapter"]
+__all__ = ["Adapter", "AdapterResponse", "Column", "ColumnInfo", "Relation", "create_adapter"]
 
 
 def __getattr__(name: str) -> Any:
@@ -30,6 +30,10 @@ def __getattr__(name: str) -> Any:
         from dvt_engine.adapters import base
 
         return getattr(base, name)
+    if name == "Column":
+        from dvt_engine.adapters.column import Column
+
+        return Column
     raise AttributeError(name)
 
 

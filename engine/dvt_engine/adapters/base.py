@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from dvt_engine.adapters.column import Column as BaseColumn
 from dvt_engine.adapters.relation import Relation
 from dvt_engine.project.profiles import Output
 
@@ -37,32 +38,8 @@ class AdapterResponse:
         return self.message
 
 
-@dataclass
-class ColumnInfo:
-    """A column as macros see it (dbt's Column: name, data_type, dtype, quoted)."""
-
-    name: str
-    dtype: str
-
-    @property
-    def column(self) -> str:
-        return self.name
-
-    @property
-    def data_type(self) -> str:
-        return self.dtype
-
-    @property
-    def quoted(self) -> str:
-        return '"' + self.name.replace('"', '""') + '"'
-
-    def is_string(self) -> bool:
-        return self.dtype.lower().startswith(("varchar", "text", "char", "string"))
-
-    def is_number(self) -> bool:
-        d = self.dtype.lower()
-        return d.startswith(("int", "bigint", "smallint", "tinyint", "hugeint", "decimal",
-                             "numeric", "double", "float", "real"))
+# dvt's older name for a column, kept for the modules that import it
+ColumnInfo = BaseColumn
 
 
 class Adapter:
@@ -88,6 +65,8 @@ class Adapter:
     rename_to_qualified: ClassVar[bool] = False
     # after CREATE TABLE's column list (Databricks: " using delta")
     table_options: ClassVar[str] = ""
+    # what get_columns returns and `api.Column` is: dbt's Column, or the adapter's own
+    Column: ClassVar[type[BaseColumn]] = BaseColumn
 
     def __init__(self, output: Output, project_root: Path) -> None:
         self.output = output
@@ -259,8 +238,19 @@ class Adapter:
         with self._cache_lock:
             self._relations.clear()
 
-    def get_columns(self, relation: Relation) -> list[ColumnInfo]:
+    def get_columns(self, relation: Relation) -> list[BaseColumn]:
         raise NotImplementedError
+
+    def expand_column_types(self, goal: Relation, current: Relation) -> None:
+        """Widen `current`'s string columns that are narrower than `goal`'s (dbt's
+        SQLAdapter). A no-op where the Column says strings never widen (DuckDB's all
+        read as 256, Spark's `string` is no dbt string type)."""
+        targets = {c.name: c for c in self.get_columns(current)}
+        for ref in self.get_columns(goal):
+            target = targets.get(ref.name)
+            if target is not None and target.can_expand_to(ref):
+                self.alter_column_type(current, ref.name,
+                                       self.Column.string_type(ref.string_size()))
 
     # -- DDL ----------------------------------------------------------------------
     def create_schema(self, database: str | None, schema: str) -> None:

@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING, Any
 from dvt_engine.adapters.base import (
     Adapter,
     AdapterResponse,
-    ColumnInfo,
     plain_schema,
     seed_column_type,
     text_batches,
 )
+from dvt_engine.adapters.column import Column
 from dvt_engine.adapters.connections import ThreadConnections, quiet_close
 from dvt_engine.adapters.relation import Relation
 from dvt_engine.errors import DatabaseError, ProjectError
@@ -52,7 +52,37 @@ _NOT_FOUND = ("SCHEMA_NOT_FOUND", "TABLE_OR_VIEW_NOT_FOUND", "NoSuchDatabase",
               "NoSuchNamespace", "not found")
 
 
+class DatabricksColumn(Column):
+    """dbt-spark's Column: types as Spark names them, backtick quoting, CAST literals."""
+
+    @classmethod
+    def translate_type(cls, dtype: str) -> str:
+        return dtype
+
+    def can_expand_to(self, other_column: Column) -> bool:
+        return self.is_string() and other_column.is_string()
+
+    def literal(self, value: Any) -> str:
+        return f"cast({value} as {self.dtype})"
+
+    @property
+    def quoted(self) -> str:
+        return f"`{self.column}`"
+
+    @property
+    def data_type(self) -> str:
+        return self.dtype
+
+    @classmethod
+    def numeric_type(cls, dtype: str, precision: Any, scale: Any) -> str:
+        # Spark SQL knows decimal only (no numeric, no number)
+        if precision is None or scale is None:
+            return "decimal"
+        return f"decimal({precision},{scale})"
+
+
 class DatabricksAdapter(Adapter):
+    Column = DatabricksColumn
     type = "databricks"
     dialect = "databricks"
     supports_transactional_ddl = False
@@ -216,7 +246,7 @@ class DatabricksAdapter(Adapter):
         self.execute(f"create schema if not exists {self.qualified(database, schema)}")
         self._schemas_made.add(key)
 
-    def get_columns(self, relation: Relation) -> list[ColumnInfo]:
+    def get_columns(self, relation: Relation) -> list[Column]:
         """DESCRIBE TABLE's rows up to the first blank or `#` line (partition info)."""
         rows = self.fetch_dicts(f"describe table {relation}")
         out = []
@@ -224,7 +254,7 @@ class DatabricksAdapter(Adapter):
             name = str(row.get("col_name") or "")
             if not name or name.startswith("#"):
                 break
-            out.append(ColumnInfo(name, str(row.get("data_type") or "")))
+            out.append(DatabricksColumn(name, str(row.get("data_type") or "")))
         return out
 
     # -- DDL --------------------------------------------------------------------

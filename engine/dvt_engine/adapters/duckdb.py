@@ -11,7 +11,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo, seed_column_type
+from dvt_engine.adapters.base import Adapter, AdapterResponse, seed_column_type
+from dvt_engine.adapters.column import Column
 from dvt_engine.adapters.relation import Relation
 from dvt_engine.adapters.seed_files import csv_header
 from dvt_engine.errors import DatabaseError, RuntimeDatabaseError
@@ -23,7 +24,22 @@ if TYPE_CHECKING:
     import sqlalchemy
 
 
+class DuckDBColumn(Column):
+    """dbt-duckdb's Column: DuckDB's integer and float names. dtype is DuckDB's own
+    (VARCHAR, DECIMAL(18,3)), so a string reads as character varying(256), as in dbt."""
+
+    def is_float(self) -> bool:
+        return self.dtype.lower() in ("real", "float", "float4", "float8", "double")
+
+    def is_integer(self) -> bool:
+        return self.dtype.lower() in (
+            "tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint", "usmallint",
+            "uinteger", "ubigint", "int1", "int2", "int4", "int8", "short", "int", "signed",
+            "long")
+
+
 class DuckDBAdapter(Adapter):
+    Column = DuckDBColumn
     type = "duckdb"
     dialect = "duckdb"
 
@@ -189,15 +205,18 @@ class DuckDBAdapter(Adapter):
                          "view" if r["table_type"] == "VIEW" else "table")
                 for r in self.fetch_dicts(sql)]
 
-    def get_columns(self, relation: Relation) -> list[ColumnInfo]:
+    def get_columns(self, relation: Relation) -> list[Column]:
         sql = (
-            "select column_name, data_type from information_schema.columns "
+            "select column_name, data_type, character_maximum_length, numeric_precision, "
+            "numeric_scale from information_schema.columns "
             f"where lower(table_name) = lower('{_lit(relation.identifier or '')}') "
             f"and lower(table_schema) = lower('{_lit(relation.schema or self.schema)}') "
             f"and lower(table_catalog) = lower('{_lit(relation.database or self.database)}') "
             "order by ordinal_position"
         )
-        return [ColumnInfo(r["column_name"], r["data_type"]) for r in self.fetch_dicts(sql)]
+        return [DuckDBColumn(r["column_name"], r["data_type"], r["character_maximum_length"],
+                             r["numeric_precision"], r["numeric_scale"])
+                for r in self.fetch_dicts(sql)]
 
     # -- seeds --------------------------------------------------------------------
     def load_seed(self, relation: Relation, path: Path, column_types: dict[str, str],
@@ -262,7 +281,7 @@ class DuckDBAdapter(Adapter):
         self.cache_added(relation.incorporate(type="table"))
         return resp.rows_affected or 0
 
-    def _dbt_types(self, relation: Relation, columns: list[ColumnInfo], header: list[str],
+    def _dbt_types(self, relation: Relation, columns: list[Column], header: list[str],
                    fixed: set[str]) -> dict[str, str] | None:
         """Columns whose sniffed type differs from dbt's agate type -> that type."""
         if [c.name for c in columns] != header:

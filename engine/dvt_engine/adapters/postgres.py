@@ -25,7 +25,8 @@ from urllib.parse import quote as urlquote
 
 from sqlglot import exp
 
-from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo, seed_column_type
+from dvt_engine.adapters.base import Adapter, AdapterResponse, seed_column_type
+from dvt_engine.adapters.column import Column
 from dvt_engine.adapters.connections import ThreadConnections, quiet_close
 from dvt_engine.adapters.relation import Relation
 from dvt_engine.adapters.seed_files import read_non_csv
@@ -64,8 +65,20 @@ class _Conn:
     adbc: Any = None  # the thread's ADBC connection for reads, opened on first use
 
 
+class PostgresColumn(Column):
+    """dbt-postgres' Column: text and unsized varchar stay as they are."""
+
+    @property
+    def data_type(self) -> str:
+        d = self.dtype.lower()
+        if d == "text" or (d == "character varying" and self.char_size is None):
+            return self.dtype
+        return super().data_type
+
+
 class PostgresAdapter(Adapter):
     identifier_folding = "lower"
+    Column = PostgresColumn
     type = "postgres"
     dialect = "postgres"
     secret_keys = ("password", "pass")
@@ -459,7 +472,7 @@ class PostgresAdapter(Adapter):
         kinds = {"v": "view", "m": "materialized_view"}
         return [Relation(database, schema, name, kinds.get(kind, "table")) for name, kind in rows]
 
-    def get_columns(self, relation: Relation) -> list[ColumnInfo]:
+    def get_columns(self, relation: Relation) -> list[Column]:
         """Types as PostgreSQL spells them: integer, numeric(10,2), character varying(20)..."""
         self._check_database(relation.database)
         rows = self._query(
@@ -469,7 +482,7 @@ class PostgresAdapter(Adapter):
             "where n.nspname = %s and c.relname = %s and a.attnum > 0 "
             "and not a.attisdropped order by a.attnum",
             (relation.schema or self.schema, relation.identifier or ""))
-        return [ColumnInfo(name, dtype) for name, dtype in rows]
+        return [PostgresColumn.described(name, dtype) for name, dtype in rows]
 
     def dependent_views(self, relation: Relation) -> list[str]:
         """schema.name of the views (and materialized views) that read `relation`."""
@@ -545,7 +558,7 @@ class PostgresAdapter(Adapter):
         views depend on it: dropping it would take them along, so stop and name them."""
         if not path.exists():
             return None  # load_seed says what is wrong
-        have = [(c.name, c.dtype) for c in self.get_columns(relation)]
+        have = [(c.name, c.native_type) for c in self.get_columns(relation)]
 
         def truncate_and_copy(columns: list[tuple[str, str]]) -> int | None:
             if not _same_columns(columns, have):

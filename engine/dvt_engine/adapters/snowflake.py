@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING, Any
 from dvt_engine.adapters.base import (
     Adapter,
     AdapterResponse,
-    ColumnInfo,
     plain_schema,
     seed_column_type,
     text_batches,
 )
+from dvt_engine.adapters.column import Column
 from dvt_engine.adapters.connections import ThreadConnections, quiet_close
 from dvt_engine.adapters.relation import Relation
-from dvt_engine.errors import DatabaseError, ProjectError
+from dvt_engine.errors import CompilationError, DatabaseError, ProjectError
 from dvt_engine.project.profiles import Output
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     import sqlalchemy
 
 # dbt-snowflake's default: nothing quoted, so Snowflake folds names to upper case
+_MAX_VARCHAR = 16777216  # Snowflake's longest VARCHAR, dbt's size of an unsized one
 _DEFAULT_QUOTING = {"database": False, "schema": False, "identifier": False}
 _SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 _JSON_BATCH_CHARS = 1 << 20  # per INSERT: well under Snowflake's statement and literal limits
@@ -62,7 +63,30 @@ class _Conn:
     begun: bool = False  # BEGIN was sent inside the current transaction() block
 
 
+class SnowflakeColumn(Column):
+    """dbt-snowflake's Column: every integer is a NUMBER(38,0), strings up to 16 MB."""
+
+    def is_integer(self) -> bool:
+        return False
+
+    def is_numeric(self) -> bool:
+        return self.dtype.lower() in ("int", "integer", "bigint", "smallint", "tinyint",
+                                      "byteint", "numeric", "decimal", "number")
+
+    def is_float(self) -> bool:
+        return self.dtype.lower() in ("float", "float4", "float8", "double",
+                                      "double precision", "real")
+
+    def string_size(self) -> int:
+        if not self.is_string():
+            raise CompilationError("Called string_size() on non-string field!")
+        if self.dtype == "text" or self.char_size is None:
+            return _MAX_VARCHAR
+        return int(self.char_size)
+
+
 class SnowflakeAdapter(Adapter):
+    Column = SnowflakeColumn
     identifier_folding = "upper"
     type = "snowflake"
     dialect = "snowflake"
@@ -320,7 +344,7 @@ class SnowflakeAdapter(Adapter):
                               kinds.get(str(r[names["kind"]]).upper(), "table"))
                 for r in table.to_pylist()]
 
-    def get_columns(self, relation: Relation) -> list[ColumnInfo]:
+    def get_columns(self, relation: Relation) -> list[Column]:
         """Types as dbt-snowflake's Column spells them: NUMBER(38,0), VARCHAR(16777216)..."""
         database = self._stored(relation.database or self.database,
                                 self._policy(relation, "database"))
@@ -331,7 +355,8 @@ class SnowflakeAdapter(Adapter):
             f"numeric_scale from {self.quote(database)}.information_schema.columns "
             "where table_schema = %s and table_name = %s order by ordinal_position",
             (schema, ident))
-        return [ColumnInfo(str(name), _column_type(str(dtype), length, precision, scale))
+        return [SnowflakeColumn.described(str(name),
+                                          _column_type(str(dtype), length, precision, scale))
                 for name, dtype, length, precision, scale in rows]
 
     # -- DDL --------------------------------------------------------------------

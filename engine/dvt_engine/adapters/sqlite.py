@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from dvt_engine.adapters.base import Adapter, AdapterResponse, ColumnInfo, seed_column_type
+from dvt_engine.adapters.base import Adapter, AdapterResponse, seed_column_type
+from dvt_engine.adapters.column import Column
 from dvt_engine.adapters.relation import Relation
 from dvt_engine.adapters.seed_files import read_non_csv
 from dvt_engine.errors import DatabaseError
@@ -371,12 +372,12 @@ class SQLiteAdapter(Adapter):
             "where type in ('table', 'view') and name not like 'sqlite\\_%' escape '\\'")
         return [self.relation(database, schema, str(name), str(kind)) for name, kind in rows]
 
-    def get_columns(self, relation: Relation) -> list[ColumnInfo]:
+    def get_columns(self, relation: Relation) -> list[Column]:
         """Declared types as written; a column without one (an expression in
         `create table as`) has an empty type, as SQLite reports it."""
         rows = self._rows("select name, type from pragma_table_info(?, ?) order by cid",
                           (relation.identifier or "", relation.schema or self.schema))
-        return [ColumnInfo(str(name), str(dtype or "")) for name, dtype in rows]
+        return [Column(str(name), str(dtype or "")) for name, dtype in rows]
 
     def _kind(self, relation: Relation) -> str:
         if relation.type in ("view", "table"):
@@ -507,12 +508,12 @@ class SQLiteAdapter(Adapter):
         if sqlite3.sqlite_version_info >= (3, 35, 0):
             self._run(f"alter table {self._name(relation)} drop column {self.quote(name)}")
             return
-        columns = [(c.name, c.dtype) for c in self.get_columns(relation)]
+        columns = [(c.name, c.native_type) for c in self.get_columns(relation)]
         self._rebuild(relation, [c for c in columns if c[0].lower() != name.lower()])
 
     def alter_column_type(self, relation: Relation, name: str, dtype: str) -> None:
         """SQLite cannot change a column's type: copy the table into a new one."""
-        columns = [(c.name, dtype if c.name.lower() == name.lower() else c.dtype)
+        columns = [(c.name, dtype if c.name.lower() == name.lower() else c.native_type)
                    for c in self.get_columns(relation)]
         self._rebuild(relation, columns)
 

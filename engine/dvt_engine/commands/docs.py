@@ -135,7 +135,7 @@ def _adapter_type(inv: Invocation) -> str | None:
 def _catalog_entry(adapter: Adapter, node: Node, rel: Relation) -> dict[str, Any]:
     columns = {}
     for i, col in enumerate(adapter.get_columns(rel), start=1):
-        columns[col.name] = {"type": col.dtype.upper(), "index": i, "name": col.name,
+        columns[col.name] = {"type": col.native_type.upper(), "index": i, "name": col.name,
                              "comment": None}
     return {
         "metadata": {"type": "VIEW" if rel.type == "view" else "BASE TABLE",

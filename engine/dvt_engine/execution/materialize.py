@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from dvt_engine.adapters import Adapter, AdapterResponse, ColumnInfo, Relation
+from dvt_engine.adapters import Adapter, AdapterResponse, Column, Relation
 from dvt_engine.errors import CompilationError, DvtError
 
 TMP_SUFFIX = "__dbt_tmp"
@@ -179,31 +179,31 @@ def reconcile_schema(adapter: Adapter, source: Relation, target: Relation, mode:
     added = [c for c in src if c.name.lower() not in dst_by]
     removed = [c for c in dst if c.name.lower() not in src_by]
     changed = [c for c in src if c.name.lower() in dst_by and
-               c.dtype.lower() != dst_by[c.name.lower()].dtype.lower()]
+               c.native_type.lower() != dst_by[c.name.lower()].native_type.lower()]
     if mode == "fail" and (added or removed or changed):
         raise CompilationError(
             "The source and target schemas on this incremental model are out of sync!\n"
             f"  Source columns not in target: {_names(added)}\n"
             f"  Target columns not in source: {_names(removed)}\n"
-            f"  New column types: {[f'{c.name} {c.dtype}' for c in changed]}",
+            f"  New column types: {[f'{c.name} {c.native_type}' for c in changed]}",
             hint="Run with --full-refresh, or set on_schema_change to append_new_columns "
                  "or sync_all_columns.",
         )
     if mode in ("append_new_columns", "sync_all_columns"):
         for c in added:
-            adapter.add_column(target, c.name, c.dtype)
+            adapter.add_column(target, c.name, c.native_type)
     if mode == "sync_all_columns":
         for c in removed:
             adapter.drop_column(target, c.name)
         for c in changed:
-            adapter.alter_column_type(target, c.name, c.dtype)
+            adapter.alter_column_type(target, c.name, c.native_type)
     if mode in ("append_new_columns", "sync_all_columns"):
         return [c.name for c in src]
     # ignore: write the target's columns that the new rows have
     return [c.name for c in dst if c.name.lower() in src_by]
 
 
-def _names(cols: list[ColumnInfo]) -> list[str]:
+def _names(cols: list[Column]) -> list[str]:
     return [c.name for c in cols]
 
 

@@ -334,7 +334,7 @@ def _create_snapshot_table(adapter: Adapter, relation: Relation, conf: SnapshotC
     n = conf.names
     with adapter.transaction():
         adapter.create_table_as(relation, adapter.limit_query(run_sql, 0))
-        types = {c.name.lower(): c.dtype for c in adapter.get_columns(relation)}
+        types = {c.name.lower(): c.native_type for c in adapter.get_columns(relation)}
         stamp = types.get(n["dbt_valid_from"].lower()) or \
             types.get(n["dbt_updated_at"].lower()) or "timestamp"
         wanted = {n["dbt_scd_id"]: "text", n["dbt_is_deleted"]: "text",
@@ -367,7 +367,7 @@ def _merge_changes(adapter: Adapter, node: Node, conf: SnapshotConfig, sql: str,
                 continue
             if col.name.lower() not in have:
                 # a column new in the query (or dbt_is_deleted): dbt adds it to the snapshot
-                adapter.add_column(relation, col.name, col.dtype)
+                adapter.add_column(relation, col.name, col.native_type)
             columns.append(adapter.quote(col.name))
         _, resp = _apply(adapter, relation, staging, conf, columns)
         adapter.drop_relation(staging)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from dvt_engine.adapters.column import Column
 from dvt_engine.adapters.relation import Relation
 from dvt_engine.errors import CompilationError, DvtError
 from dvt_engine.jinja.agate_like import ResultTable
@@ -215,9 +216,22 @@ class AdapterProxy:
         return adapter.get_columns(relation) if adapter is not None else []
 
     def get_missing_columns(self, from_relation: Relation, to_relation: Relation) -> list[Any]:
-        have = {c.name.lower() for c in self.get_columns_in_relation(to_relation)}
-        return [c for c in self.get_columns_in_relation(from_relation)
-                if c.name.lower() not in have]
+        """The columns of `from_relation` that `to_relation` lacks (names compared
+        exactly, as dbt does)."""
+        adapter = self._live("get_missing_columns", from_relation=from_relation,
+                             to_relation=to_relation)
+        if adapter is None:
+            return []
+        have = {c.name for c in adapter.get_columns(to_relation)}
+        return [c for c in adapter.get_columns(from_relation) if c.name not in have]
+
+    def expand_target_column_types(self, from_relation: Relation,
+                                   to_relation: Relation) -> str:
+        adapter = self._live("expand_target_column_types", from_relation=from_relation,
+                             to_relation=to_relation)
+        if adapter is not None:
+            adapter.expand_column_types(from_relation, to_relation)
+        return ""
 
     def execute(self, sql: str, auto_begin: bool = False, fetch: bool = False) -> Any:
         if not self._state.execute or self._adapter is None:
@@ -264,6 +278,10 @@ class AdapterProxy:
     @property
     def Relation(self) -> RelationFactory:  # noqa: N802 - dbt's name
         return RelationFactory(self._adapter)
+
+    @property
+    def Column(self) -> type[Column]:  # noqa: N802 - dbt's name
+        return self._adapter.Column if self._adapter is not None else Column
 
 
 def _relation_arg(method: str, arg: str, value: Any) -> None:
@@ -543,7 +561,9 @@ class Compiler:
             model=node_dict(node) if node is not None else {},
             graph=_LazyGraph(self.manifest), database=getattr(adapter, "database", None),
             schema=node.schema if node is not None else output.schema,
-            api={"Relation": RelationFactory(adapter)},
+            # the target's Column while parsing too (no adapter is used then)
+            api={"Relation": RelationFactory(adapter),
+                 "Column": target_adapter.Column if target_adapter is not None else Column},
             builtins={"ref": ref, "source": source, "config": ctx.get("config")},
         )
         ctx["return"] = do_return
