@@ -3,6 +3,7 @@ codegen) use them: in Python, and from Jinja on a DuckDB project."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from dvt_engine.adapters.sqlite import SQLiteAdapter
 from dvt_engine.errors import CompilationError
 from dvt_engine.jinja.context import RelationFactory
 from dvt_engine.project.profiles import Output
+
+PACKAGES = Path("/work/shared/dbt_packages")
+
 
 # -- Relation ---------------------------------------------------------------------------
 
@@ -244,3 +248,22 @@ def test_jinja_get_drop_rename_relation(project):
                                        "dropped True"]
     assert project.query("select count(*) from information_schema.tables "
                          "where table_name in ('a', 'a2')") == [(0,)]
+
+
+@pytest.mark.skipif(not (PACKAGES / "dbt_utils").is_dir(), reason="no pinned dbt_utils")
+def test_dbt_utils_star_and_union_relations(project):
+    shutil.copytree(PACKAGES / "dbt_utils", project.root / "dbt_packages" / "dbt_utils")
+    project.write("packages.yml", "packages:\n  - local: dbt_packages/dbt_utils\n")
+    project.write("models/a.sql", "select 1 as id, 'x' as name")
+    project.write("models/b.sql", "select 2 as id, 3.5 as score")
+    project.write("models/s.sql", "select {{ dbt_utils.star(ref('a'), except=['name']) }} "
+                  "from {{ ref('a') }}")
+    # source_column_name=none: the default column needs dbt.string_literal, which the
+    # builtin macros do not have yet
+    project.write("models/u.sql", "{{ dbt_utils.union_relations([ref('a'), ref('b')], "
+                  "source_column_name=none) }}")
+    run = project.dvt("run")
+    assert run.exit_code == 0, run.output
+    assert project.query("select * from s") == [(1,)]
+    assert project.query("select id, name, score from u order by id") == \
+        [(1, "x", None), (2, None, 3.5)]
