@@ -72,6 +72,8 @@ def test_relation_without_identifier_types_and_limit():
     assert str(limited.incorporate(limit=0, require_alias=False)) == \
         '(select * from "db"."s"."t" where false limit 0)'
     assert rel.render_limited() == rel.render()
+    assert str(rel.information_schema("columns")) == '"db".INFORMATION_SCHEMA.columns'
+    assert str(Relation(None, "s", "t").information_schema()) == "INFORMATION_SCHEMA"
 
 
 def test_relation_matches_like_dbt():

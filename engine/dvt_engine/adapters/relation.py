@@ -183,6 +183,16 @@ class Relation:
         """The schema only: rendered as database.schema."""
         return replace(self.include(identifier=False), identifier=None)
 
+    def information_schema(self, view_name: str | None = None) -> Relation:
+        """<database>.INFORMATION_SCHEMA[.<view>], rendered as dbt's InformationSchema
+        (audit_helper reads `information_schema('columns')`); held as schema and
+        identifier, unquoted, rather than in a subclass of its own."""
+        view = view_name if isinstance(view_name, str) else None  # Jinja's Undefined
+        return Relation(self.database, "INFORMATION_SCHEMA", view, "view",
+                        self.quote_character,
+                        self.quote_policy.replace(schema=False, identifier=False),
+                        Policy(self.database is not None, True, True))
+
     # -- reading ------------------------------------------------------------------
     @property
     def path(self) -> Path:
