@@ -260,12 +260,9 @@ def test_dbt_utils_star_and_union_relations(project):
     project.write("models/b.sql", "select 2 as id, 3.5 as score")
     project.write("models/s.sql", "select {{ dbt_utils.star(ref('a'), except=['name']) }} "
                   "from {{ ref('a') }}")
-    # source_column_name=none: the default column needs dbt.string_literal, which the
-    # builtin macros do not have yet
-    project.write("models/u.sql", "{{ dbt_utils.union_relations([ref('a'), ref('b')], "
-                  "source_column_name=none) }}")
+    project.write("models/u.sql", "{{ dbt_utils.union_relations([ref('a'), ref('b')]) }}")
     run = project.dvt("run")
     assert run.exit_code == 0, run.output
     assert project.query("select * from s") == [(1,)]
-    assert project.query("select id, name, score from u order by id") == \
-        [(1, "x", None), (2, None, 3.5)]
+    assert project.query("select _dbt_source_relation, id, name, score from u order by id") \
+        == [('"dev"."main"."a"', 1, "x", None), ('"dev"."main"."b"', 2, None, 3.5)]
