@@ -141,3 +141,20 @@ def test_a_custom_materialization_fails_loudly_naming_its_file(project: Any) -> 
     assert run.exit_code == 1
     assert "custom materialization 'my_mat' defined in macros/mat.sql" in run.output
     assert "not supported yet" in run.output
+
+
+def test_run_operation_finds_a_package_macro_and_duckdb_dispatch_skips_postgres(
+        project: Any) -> None:
+    """`dvt run-operation generate_source` runs codegen's macro by its bare name, as dbt
+    does; dbt-duckdb has no parent adapter, so dispatch takes default__, not postgres__."""
+    _package(project, "gen", {"macros/m.sql": """
+        {% macro shout(word) %}
+          {% do log(gen.flavour() ~ ': ' ~ word | upper, info=True) %}
+        {% endmacro %}
+        {% macro flavour() %}{{ return(adapter.dispatch('flavour', 'gen')()) }}{% endmacro %}
+        {% macro default__flavour() %}{{ return('default') }}{% endmacro %}
+        {% macro postgres__flavour() %}{{ return('postgres') }}{% endmacro %}
+    """})
+    run = project.dvt("run-operation", "shout", "--args", "{word: hi}")
+    assert run.exit_code == 0, run.output
+    assert "default: HI" in run.output

@@ -28,7 +28,8 @@ def run(inv: Invocation) -> OperationResult:
     started = time.perf_counter()
     unique_id = find_macro(manifest, name)  # unknown macro: an error, exit 2 (as dbt)
     try:
-        value = _call(inv, name, macro_args)
+        value = _call(inv, manifest.macros[unique_id].package_name, name.rpartition(".")[2],
+                      macro_args)
         result = NodeResult(unique_id, "success", message="OK")
     except Exception as exc:  # noqa: BLE001 - any failure of the macro is reported, exit 1
         text = _error_text(exc)
@@ -60,13 +61,12 @@ def find_macro(manifest: Manifest, name: str) -> str:
     return (root or matches)[0].unique_id
 
 
-def _call(inv: Invocation, name: str, macro_args: dict[str, Any]) -> Any:
-    compiler = inv.compiler
-    package, _, short = name.rpartition(".")
-    if not package:
-        return compiler.call_macro(name, macro_args, execute=True)
-    ctx = compiler.context(RenderState(node=None, execute=True))
-    return ctx[package][short](**macro_args)
+def _call(inv: Invocation, package: str, name: str, macro_args: dict[str, Any]) -> Any:
+    """The macro through its package's namespace: `dvt run-operation generate_source`
+    runs codegen's macro, which a bare name in the root project's context does not see."""
+    ctx = inv.compiler.context(RenderState(node=None, execute=True))
+    namespace = ctx["dbt"] if package == "dvt" else ctx[package]
+    return namespace[name](**macro_args)
 
 
 def _error_text(exc: BaseException) -> str:

@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 
 INVOCATION_ID = str(uuid.uuid4())
 # adapters whose SQL is close enough to reuse another adapter's dispatched macros
-_ADAPTER_FALLBACKS: dict[str, tuple[str, ...]] = {"duckdb": ("postgres",)}
+# an adapter's parents in dispatch (dbt's plugin dependencies); dbt-duckdb declares none,
+# so DuckDB gets duckdb__ then default__ macros, never a package's postgres__ ones
+_ADAPTER_FALLBACKS: dict[str, tuple[str, ...]] = {}
 
 
 def _internal(package: str) -> str:

@@ -135,6 +135,9 @@
 {% macro postgres__dateadd(datepart, interval, from_date_or_timestamp) -%}
   {{ from_date_or_timestamp }} + ((interval '1 {{ datepart }}') * ({{ interval }}))
 {%- endmacro %}
+{% macro duckdb__dateadd(datepart, interval, from_date_or_timestamp) -%}
+  {{ from_date_or_timestamp }} + ((interval '1 {{ datepart }}') * ({{ interval }}))
+{%- endmacro %}
 {% macro databricks__dateadd(datepart, interval, from_date_or_timestamp) -%}
   timestampadd({{ datepart }}, {{ interval }}, {{ from_date_or_timestamp }})
 {%- endmacro %}
