@@ -328,3 +328,20 @@ def test_raise_compiler_error_names_the_file(project: Any) -> None:
     assert run.exit_code == 2
     assert "no way" in run.output
     assert "models/boom.sql" in run.output
+
+
+def test_selected_resources_and_pytz(project: Any) -> None:
+    """dbt's `selected_resources` lists the run's selected nodes (and nothing the next
+    command selects); `modules.pytz` is pytz (dbt_date calls pytz.timezone)."""
+    project.write("macros/m.sql", """
+        {% macro report() %}
+          {% do log('selected=' ~ selected_resources | sort | join(','), info=True) %}
+          {% do log('tz=' ~ modules.pytz.timezone('UTC').zone, info=True) %}
+        {% endmacro %}
+    """)
+    project.write("dbt_project.yml", "name: proj\nprofile: proj\non-run-end: ['{{ report() }}']\n")
+    project.write("models/a.sql", "select 1 as id")
+    project.write("models/b.sql", "select 2 as id")
+    run = project.dvt("run", "-s", "b")
+    assert run.exit_code == 0, run.output
+    assert "selected=model.proj.b" in run.output and "tz=UTC" in run.output

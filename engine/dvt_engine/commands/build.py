@@ -105,6 +105,7 @@ def run_task(inv: Invocation, command: str, only_ids: list[str] | None = None) -
                                                         recorded))
         write_manifest(inv)
         return RunResult(command, True, exit_code=EXIT_OK)
+    inv.compiler.selected_resources = list(ids)
     threads = announce_run(inv, command, ids)
     plans = inv.execution_plans()  # every node's: manifest.json records them all
     executor = NodeExecution(inv, plans)

@@ -354,6 +354,9 @@ class Compiler:
         # the session's dict itself: commands update it (full_refresh, which) after creation
         self.flags = flags if flags is not None else {}
         self.dispatch_config = dispatch_config or []
+        # the unique_ids a run/build/test selected (dbt's `selected_resources`): set by the
+        # command on its own compiler
+        self.selected_resources: list[str] = []
         self._name_index: dict[str, list[Node]] | None = None
 
     # -- lookup ---------------------------------------------------------------------
@@ -559,7 +562,7 @@ class Compiler:
             invocation_id=INVOCATION_ID, run_started_at=RUN_STARTED_AT,
             project_name=self.project_name, dbt_version="1.10.0", dvt_version="0.1.0",
             flags=_Flags(self.flags), local_md5=local_md5, zip=zip, set=set,
-            print=lambda *a: print(*a) or "", selected_resources=[],
+            print=lambda *a: print(*a) or "", selected_resources=list(self.selected_resources),
             model=node_dict(node) if node is not None else {},
             graph=_LazyGraph(self.manifest), database=getattr(adapter, "database", None),
             schema=node.schema if node is not None else output.schema,
@@ -853,9 +856,15 @@ class _Modules:
 
     @property
     def pytz(self) -> Any:
-        import zoneinfo
+        """dbt's modules.pytz (dbt_date calls pytz.timezone); zoneinfo where pytz is not
+        installed."""
+        try:
+            import pytz
+        except ImportError:
+            import zoneinfo
 
-        return zoneinfo
+            return zoneinfo
+        return pytz
 
 
 _MODULES = _Modules()
