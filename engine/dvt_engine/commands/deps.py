@@ -8,10 +8,14 @@ what it lists is installed next to it, each folder once. dbt 1.10 resolves a nes
 `local:` path from the root project (dbt-core#5410); DVT does too, and only when nothing
 is there tries the folder of the package that lists it.
 
-git and hub packages need the network, which DVT does not use: each is reported as an
-error line naming the package (exit 1), and the local ones are still installed. When
-every package is local, package-lock.yml is written as dbt 1.7+ writes it, when it is
-missing or packages.yml changed.
+A `git:` package is cloned (any URL git takes: https, ssh, a local path), checked out at
+its `revision` (a branch, tag or commit; the default branch when none, with dbt's warning
+that it is not pinned), and its `subdirectory` (or the whole repository) copied in.
+
+Hub packages (`package:` + `version:`) are not resolved yet: each is reported as an
+error line naming the package (exit 1), and the others are still installed. When none
+failed, package-lock.yml is written as dbt 1.7+ writes it, when it is missing or
+packages.yml changed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from hashlib import sha1
@@ -59,6 +65,22 @@ class LocalPackage:
     locked: str  # its `local:` in package-lock.yml: a path from the root project
 
 
+@dataclass
+class GitPackage:
+    """A `git:` package, cloned into a download folder."""
+
+    git: str  # the URL as written
+    revision: str | None  # as written; None: the default branch
+    subdirectory: str | None
+    source: Path  # the package's folder in the clone
+    name: str  # its project name
+    commit: str  # what the revision resolved to: package-lock.yml pins it
+
+    @property
+    def label(self) -> str:
+        return f"{self.git}/{self.subdirectory}" if self.subdirectory else self.git
+
+
 def run(options: Options, bus: EventBus, session: Session | None) -> CommandResult:
     try:
         project = load_project_only(options, session)
@@ -69,13 +91,21 @@ def run(options: Options, bus: EventBus, session: Session | None) -> CommandResu
     if not specs:
         bus.warn("Warning: No packages were found in packages.yml")
         return CommandResult("deps", True, exit_code=EXIT_OK)
-    found, failed = resolve(project, specs, render)
-    if not failed:
-        _lock(project.root, specs, raw_specs, found, bus)
-    for package in found:
-        bus.log(f"Installing {package.local}")
-        _install_local(project, package, bus)
-        bus.log(f"Installed from <local @ {package.local}>")
+    with tempfile.TemporaryDirectory(prefix="dvt-deps-") as downloads:
+        found, failed = resolve(project, specs, render, Path(downloads), bus)
+        if not failed:
+            _lock(project.root, specs, raw_specs, found, bus)
+        for package in found:
+            if isinstance(package, GitPackage):
+                bus.log(f"Installing {package.label}")
+                _install_copy(project, package)
+                bus.log(f"Installed from revision {package.commit}")
+                if package.subdirectory:
+                    bus.log(f"and subdirectory {package.subdirectory}")
+                continue
+            bus.log(f"Installing {package.local}")
+            _install_local(project, package, bus)
+            bus.log(f"Installed from <local @ {package.local}>")
     for label, why in failed:
         bus.log(f"Installing {label}")
         bus.log(f"Error installing {label}: {why}", "error")
@@ -107,16 +137,38 @@ def read_packages(root: Path, render: Callable[[str], Any]
     return [], []
 
 
-def resolve(project: ProjectConfig, specs: list[dict[str, Any]], render: Callable[[str], Any]
-            ) -> tuple[list[LocalPackage], list[tuple[str, str]]]:
-    """Every local package, the ones packages list included (breadth first, as dbt's
-    resolve_packages), and (label, reason) for each that cannot be installed."""
+Package = LocalPackage | GitPackage
+
+
+def resolve(project: ProjectConfig, specs: list[dict[str, Any]], render: Callable[[str], Any],
+            downloads: Path, bus: EventBus | None = None
+            ) -> tuple[list[Package], list[tuple[str, str]]]:
+    """Every package, the ones packages list included (breadth first, as dbt's
+    resolve_packages), and (label, reason) for each that cannot be installed. git
+    packages are cloned into `downloads`."""
     root = project.root.resolve()
-    found: dict[Path, LocalPackage] = {}
+    found: dict[Path, Package] = {}
     failed: list[tuple[str, str]] = []
     pending = [(spec, root) for spec in specs]
     while pending:
         spec, listed_in = pending.pop(0)
+        if "git" in spec:
+            try:
+                git = _clone(spec, Path(tempfile.mkdtemp(dir=downloads)) / "repo", render)
+            except DvtError as exc:
+                failed.append((str(spec["git"]), exc.message))
+                continue
+            clash = _name_clash(git.name, project.name, found.values())
+            if clash:
+                failed.append((git.git, clash))
+                continue
+            if git.revision is None and spec.get("warn-unpinned") is not False and bus:
+                bus.warn(f'The git package "{git.git}" is not pinned. This can introduce '
+                         "breaking changes into your project without warning!")
+            found[git.source] = git
+            nested, _ = read_packages(git.source, render)
+            pending += [(s, git.source) for s in nested]
+            continue
         if "local" not in spec:
             failed.append((_describe(spec), f"{_kind(spec)} packages need network access, "
                            "which DVT does not use. Download the package yourself and list "
@@ -146,6 +198,51 @@ def resolve(project: ProjectConfig, specs: list[dict[str, Any]], render: Callabl
     return list(found.values()), failed
 
 
+def _clone(spec: dict[str, Any], into: Path, render: Callable[[str], Any]) -> GitPackage:
+    """`git clone` the package's repository and check out its revision."""
+    url = str(spec["git"])
+    revision = str(spec["revision"]) if spec.get("revision") is not None else None
+    subdirectory = str(spec["subdirectory"]) if spec.get("subdirectory") else None
+    _git(["clone", "--quiet", url, str(into)], url)
+    if revision is not None:
+        _git(["-C", str(into), "checkout", "--quiet", revision], url,
+             hint=f"Check that {revision!r} is a branch, tag or commit of {url}.")
+    source = (into / subdirectory) if subdirectory else into
+    if not any((source / f).is_file() for f in PROJECT_FILES):
+        where = f"{url} ({subdirectory})" if subdirectory else url
+        raise ProjectError(f"no dbt_project.yml in {where}",
+                           hint="Set `subdirectory:` to the package's folder in the "
+                                "repository.")
+    name = load_project(source, render).name
+    commit = subprocess.run(["git", "-C", str(into), "rev-parse", "HEAD"], capture_output=True,
+                            text=True, check=False).stdout.strip()
+    return GitPackage(url, revision, subdirectory, source, name, commit or revision or "HEAD")
+
+
+def _git(args: list[str], url: str, hint: str | None = None) -> None:
+    try:
+        proc = subprocess.run(["git", *args], capture_output=True, text=True, check=False,
+                              env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+    except FileNotFoundError:
+        raise ProjectError(f"git is needed to install {url}, and is not installed",
+                           hint="Install git (e.g. apt-get install git).") from None
+    if proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        raise ProjectError(f"git {args[0] if args[0] != '-C' else args[2]} failed: "
+                           + (detail[-1] if detail else f"exit {proc.returncode}"),
+                           hint=hint)
+
+
+def _install_copy(project: ProjectConfig, package: GitPackage) -> None:
+    dest = project.root / project.packages_install_path / package.name
+    if dest.is_symlink() or dest.is_file():
+        dest.unlink()
+    elif dest.is_dir():
+        shutil.rmtree(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(package.source, dest, ignore=_IGNORE)
+
+
 def _locate(local: str, root: Path, listed_in: Path) -> Path | None:
     """A package's folder: from the root project (dbt 1.10), else from the folder of the
     package that lists it."""
@@ -160,7 +257,7 @@ def _from(base: Path, local: str) -> Path:
     return (base / Path(local).expanduser()).resolve()
 
 
-def _name_clash(name: str, root_name: str, found: Iterable[LocalPackage]) -> str | None:
+def _name_clash(name: str, root_name: str, found: Iterable[Package]) -> str | None:
     # dbt's DuplicateDependencyToRootError and DuplicateProjectDependencyError
     if name == root_name:
         return (f'Found a dependency with the same name as the root project "{name}". '
@@ -210,17 +307,35 @@ class _LockDumper(yaml.SafeDumper):
         return super().increase_indent(flow, False)
 
 
+# what dbt's package contracts' to_dict writes: these keys always (None too), `name`
+# when it is set, and `unrendered`
+_CONTRACT_KEYS = {"local": ("local",),
+                  "git": ("git", "revision", "warn-unpinned", "subdirectory")}
+
+
 def lock_hash(specs: list[dict[str, Any]], raw_specs: list[Any]) -> str:
-    """dbt's sha1_hash: each spec as its contract's to_dict (a local one: `local`, and
-    `unrendered`, the spec as written), JSON with sorted keys, the lines sorted."""
-    lines = sorted(json.dumps({**{k: v for k, v in spec.items() if k in ("local", "name")},
-                               "unrendered": raw}, sort_keys=True)
+    """dbt's sha1_hash: each spec as its contract's to_dict, JSON with sorted keys, the
+    lines sorted."""
+    def contract(spec: dict[str, Any]) -> dict[str, Any]:
+        out = {k: spec.get(k) for k in _CONTRACT_KEYS["git" if "git" in spec else "local"]}
+        return {**out, "name": spec["name"]} if spec.get("name") is not None else out
+
+    lines = sorted(json.dumps({**contract(spec), "unrendered": raw}, sort_keys=True)
                    for spec, raw in zip(specs, raw_specs, strict=True))
     return sha1("\n".join(lines).encode("utf-8")).hexdigest()
 
 
+def _lock_entry(package: Package) -> dict[str, Any]:
+    if isinstance(package, GitPackage):  # dbt's GitPinnedPackage.to_dict, and the name
+        entry: dict[str, Any] = {"git": package.git, "revision": package.commit}
+        if package.subdirectory:
+            entry["subdirectory"] = package.subdirectory
+        return {**entry, "name": package.name}
+    return {"local": package.locked, "name": package.name}
+
+
 def _lock(root: Path, specs: list[dict[str, Any]], raw_specs: list[Any],
-          found: list[LocalPackage], bus: EventBus) -> None:
+          found: list[Package], bus: EventBus) -> None:
     """Write package-lock.yml when it is missing or packages.yml changed since (dbt's
     rule; `--upgrade` is not offered: a local package has no version to upgrade)."""
     path = root / LOCK_FILE
@@ -232,8 +347,7 @@ def _lock(root: Path, specs: list[dict[str, Any]], raw_specs: list[Any],
             old = {}
         if isinstance(old, dict) and old.get("sha1_hash") == digest:
             return
-    data = {"packages": [{"local": p.locked, "name": p.name} for p in found],
-            "sha1_hash": digest}
+    data = {"packages": [_lock_entry(p) for p in found], "sha1_hash": digest}
     path.write_text(yaml.dump(data, Dumper=_LockDumper), encoding="utf-8")
     bus.log(f"Updating lock file in file path: {path}")
 
