@@ -12,10 +12,11 @@ A `git:` package is cloned (any URL git takes: https, ssh, a local path), checke
 its `revision` (a branch, tag or commit; the default branch when none, with dbt's warning
 that it is not pinned), and its `subdirectory` (or the whole repository) copied in.
 
-Hub packages (`package:` + `version:`) are not resolved yet: each is reported as an
-error line naming the package (exit 1), and the others are still installed. When none
-failed, package-lock.yml is written as dbt 1.7+ writes it, when it is missing or
-packages.yml changed.
+A hub package (`package:` + `version:`) is resolved through the hub's API (hub.py):
+the newest version every range asking for it allows, its own dependencies too, and its
+tarball unpacked in. A package that cannot be had is an error line naming it (exit 1),
+and the others are still installed. When none failed, package-lock.yml is written as dbt
+1.7+ writes it, when it is missing or packages.yml changed.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from dvt_engine.commands import hub
 from dvt_engine.commands.clean import (
     error_result,
     load_project_only,
@@ -96,6 +98,11 @@ def run(options: Options, bus: EventBus, session: Session | None) -> CommandResu
         if not failed:
             _lock(project.root, specs, raw_specs, found, bus)
         for package in found:
+            if isinstance(package, HubPackage):
+                bus.log(f"Installing {package.package}")
+                _install_copy(project, package)
+                bus.log(f"Installed from version {package.version}")
+                continue
             if isinstance(package, GitPackage):
                 bus.log(f"Installing {package.label}")
                 _install_copy(project, package)
@@ -137,7 +144,21 @@ def read_packages(root: Path, render: Callable[[str], Any]
     return [], []
 
 
-Package = LocalPackage | GitPackage
+@dataclass
+class HubPackage:
+    """A hub package at the version its ranges resolved to, unpacked for install."""
+
+    package: str  # org/name
+    version: str
+    name: str
+    source: Path
+
+    @property
+    def label(self) -> str:
+        return f"{self.package}@{self.version}"
+
+
+Package = LocalPackage | GitPackage | HubPackage
 
 
 def resolve(project: ProjectConfig, specs: list[dict[str, Any]], render: Callable[[str], Any],
@@ -150,52 +171,93 @@ def resolve(project: ProjectConfig, specs: list[dict[str, Any]], render: Callabl
     found: dict[Path, Package] = {}
     failed: list[tuple[str, str]] = []
     pending = [(spec, root) for spec in specs]
-    while pending:
-        spec, listed_in = pending.pop(0)
-        if "git" in spec:
+    hub_wanted: dict[str, list[dict[str, Any]]] = {}
+    hub_chosen: dict[str, hub.HubVersion] = {}
+    while True:
+        while pending:
+            spec, listed_in = pending.pop(0)
+            if "package" in spec:  # resolved once every range asking for it is in
+                hub_wanted.setdefault(str(spec["package"]), []).append(spec)
+                continue
+            if "git" in spec:
+                try:
+                    git = _clone(spec, Path(tempfile.mkdtemp(dir=downloads)) / "repo", render)
+                except DvtError as exc:
+                    failed.append((str(spec["git"]), exc.message))
+                    continue
+                clash = _name_clash(git.name, project.name, found.values())
+                if clash:
+                    failed.append((git.git, clash))
+                    continue
+                if git.revision is None and spec.get("warn-unpinned") is not False and bus:
+                    bus.warn(f'The git package "{git.git}" is not pinned. This can introduce '
+                             "breaking changes into your project without warning!")
+                found[git.source] = git
+                nested, _ = read_packages(git.source, render)
+                pending += [(s, git.source) for s in nested]
+                continue
+            if "local" not in spec:
+                failed.append((_describe(spec), f"{_kind(spec)} packages need network access, "
+                               "which DVT does not use. Download the package yourself and list "
+                               "it as `- local: <path>` in packages.yml."))
+                continue
+            local = str(spec["local"])
+            source = _locate(local, root, listed_in)
+            if source is None:
+                failed.append((local, f"no dbt_project.yml in {_from(root, local)}"))
+                continue
+            if source in found:  # listed twice, or by the project it lists: once is enough
+                continue
             try:
-                git = _clone(spec, Path(tempfile.mkdtemp(dir=downloads)) / "repo", render)
+                package = load_project(source, render)
+                nested, _ = read_packages(source, render)
             except DvtError as exc:
-                failed.append((str(spec["git"]), exc.message))
+                failed.append((local, str(exc)))
                 continue
-            clash = _name_clash(git.name, project.name, found.values())
+            clash = _name_clash(package.name, project.name, found.values())
             if clash:
-                failed.append((git.git, clash))
+                failed.append((local, clash))
                 continue
-            if git.revision is None and spec.get("warn-unpinned") is not False and bus:
-                bus.warn(f'The git package "{git.git}" is not pinned. This can introduce '
-                         "breaking changes into your project without warning!")
-            found[git.source] = git
-            nested, _ = read_packages(git.source, render)
-            pending += [(s, git.source) for s in nested]
-            continue
-        if "local" not in spec:
-            failed.append((_describe(spec), f"{_kind(spec)} packages need network access, "
-                           "which DVT does not use. Download the package yourself and list "
-                           "it as `- local: <path>` in packages.yml."))
-            continue
-        local = str(spec["local"])
-        source = _locate(local, root, listed_in)
-        if source is None:
-            failed.append((local, f"no dbt_project.yml in {_from(root, local)}"))
-            continue
-        if source in found:  # listed twice, or by the project it lists: once is enough
-            continue
+            # dbt reads a lock's paths from the root project: say so where `local` is not
+            locked = local if _from(root, local) == source else os.path.relpath(source, root)
+            found[source] = LocalPackage(local, source, package.name, locked)
+            pending += [(s, source) for s in nested]
+        # every range is in: resolve the hub packages; their dependencies come next
+        pending = _resolve_hub(hub_wanted, hub_chosen, failed) if hub_wanted else []
+        if not pending:
+            break
+    for package, version in hub_chosen.items():
         try:
-            package = load_project(source, render)
-            nested, _ = read_packages(source, render)
+            into = Path(tempfile.mkdtemp(dir=downloads))
+            source = hub.download(version, into)
         except DvtError as exc:
-            failed.append((local, str(exc)))
+            failed.append((package, exc.message))
             continue
-        clash = _name_clash(package.name, project.name, found.values())
+        clash = _name_clash(version.name, project.name, found.values())
         if clash:
-            failed.append((local, clash))
+            failed.append((package, clash))
             continue
-        # dbt reads a lock's paths from the root project: say so where `local` is not
-        locked = local if _from(root, local) == source else os.path.relpath(source, root)
-        found[source] = LocalPackage(local, source, package.name, locked)
-        pending += [(s, source) for s in nested]
+        found[source] = HubPackage(package, version.version, version.name, source)
     return list(found.values()), failed
+
+
+def _resolve_hub(wanted: dict[str, list[dict[str, Any]]], chosen: dict[str, hub.HubVersion],
+                 failed: list[tuple[str, str]]) -> list[tuple[dict[str, Any], Path]]:
+    """Resolve each hub package whose ranges changed; the dependencies of what changed."""
+    more: list[tuple[dict[str, Any], Path]] = []
+    for package, specs in wanted.items():
+        previous = chosen.get(package)
+        try:
+            version = hub.resolve(package, specs)
+        except DvtError as exc:
+            if not any(label == package for label, _ in failed):
+                failed.append((package, exc.message))
+            continue
+        if previous is not None and previous.version == version.version:
+            continue
+        chosen[package] = version
+        more += [(dict(dep), Path(".")) for dep in version.dependencies]
+    return more
 
 
 def _clone(spec: dict[str, Any], into: Path, render: Callable[[str], Any]) -> GitPackage:
@@ -233,7 +295,7 @@ def _git(args: list[str], url: str, hint: str | None = None) -> None:
                            hint=hint)
 
 
-def _install_copy(project: ProjectConfig, package: GitPackage) -> None:
+def _install_copy(project: ProjectConfig, package: GitPackage | HubPackage) -> None:
     dest = project.root / project.packages_install_path / package.name
     if dest.is_symlink() or dest.is_file():
         dest.unlink()
@@ -310,14 +372,19 @@ class _LockDumper(yaml.SafeDumper):
 # what dbt's package contracts' to_dict writes: these keys always (None too), `name`
 # when it is set, and `unrendered`
 _CONTRACT_KEYS = {"local": ("local",),
-                  "git": ("git", "revision", "warn-unpinned", "subdirectory")}
+                  "git": ("git", "revision", "warn-unpinned", "subdirectory"),
+                  "package": ("package", "version")}
 
 
 def lock_hash(specs: list[dict[str, Any]], raw_specs: list[Any]) -> str:
     """dbt's sha1_hash: each spec as its contract's to_dict, JSON with sorted keys, the
     lines sorted."""
     def contract(spec: dict[str, Any]) -> dict[str, Any]:
-        out = {k: spec.get(k) for k in _CONTRACT_KEYS["git" if "git" in spec else "local"]}
+        kind = next((k for k in ("git", "package") if k in spec), "local")
+        out = {k: spec.get(k) for k in _CONTRACT_KEYS[kind]}
+        if kind == "package":
+            out["install_prerelease"] = bool(spec.get("install-prerelease")
+                                             or spec.get("install_prerelease"))
         return {**out, "name": spec["name"]} if spec.get("name") is not None else out
 
     lines = sorted(json.dumps({**contract(spec), "unrendered": raw}, sort_keys=True)
@@ -326,6 +393,8 @@ def lock_hash(specs: list[dict[str, Any]], raw_specs: list[Any]) -> str:
 
 
 def _lock_entry(package: Package) -> dict[str, Any]:
+    if isinstance(package, HubPackage):
+        return {"package": package.package, "version": package.version, "name": package.name}
     if isinstance(package, GitPackage):  # dbt's GitPinnedPackage.to_dict, and the name
         entry: dict[str, Any] = {"git": package.git, "revision": package.commit}
         if package.subdirectory:
