@@ -261,24 +261,29 @@ def test_deps_installs_local_package_whose_macro_a_model_calls(project, tmp_path
     assert project.query("select answer from m") == [(63,)]
 
 
-def test_deps_reports_remote_packages_as_errors(project, tmp_path: Path):
+def test_deps_reports_unreachable_packages_as_errors(project, tmp_path: Path, monkeypatch):
+    """A hub or git package that cannot be had is an error naming it; the others are
+    installed (nothing here leaves 127.0.0.1)."""
+    monkeypatch.setenv("DBT_PACKAGE_HUB_URL", "http://127.0.0.1:9/")  # nothing listens
     pkg = tmp_path / "loc"
     pkg.mkdir()
     (pkg / "dbt_project.yml").write_text("name: loc\n")
-    project.write("dependencies.yml", """
+    project.write("dependencies.yml", f"""
         packages:
           - package: dbt-labs/dbt_utils
             version: 1.1.1
-          - git: https://github.com/example/some_pkg.git
+          - git: {tmp_path / "no_such_repo"}
             revision: main
           - local: ../loc
     """)
     run = project.dvt("deps")
     assert run.exit_code == 1, run.output
-    lines = [line for line in run.output.splitlines() if line.startswith("Error installing")]
+    lines = sorted(line for line in run.output.splitlines()
+                   if line.startswith("Error installing"))
     assert len(lines) == 2, run.output
-    assert "dbt-labs/dbt_utils@1.1.1" in lines[0]
-    assert "https://github.com/example/some_pkg.git" in lines[1]
+    assert lines[0].startswith(f"Error installing {tmp_path / 'no_such_repo'}: git clone failed")
+    assert lines[1].startswith("Error installing dbt-labs/dbt_utils: could not read "
+                               "http://127.0.0.1:9/api/v1/dbt-labs/dbt_utils.json")
     assert (project.root / "dvt_packages/loc/dbt_project.yml").is_file()
 
 
