@@ -103,3 +103,20 @@ def test_hub_prerelease_only_when_asked_and_no_match_names_the_package(
 def test_hub_lock_hash_recipe() -> None:
     spec = {"package": "dvt-test/helpers", "version": [">=1.0.0", "<2.0.0"]}
     assert lock_hash([spec], [dict(spec)]) == "315cd61572fc49b1828f8c960eb23e319172abd9"
+
+
+def test_an_up_to_date_lock_is_what_gets_installed(project, hub: str, tmp_path: Path) -> None:
+    """package-lock.yml pins 1.0.0 for packages.yml's range: deps installs 1.0.0 (not the
+    newer 1.2.0) until packages.yml changes, as dbt does."""
+    spec = "packages:\n  - package: dvt-test/helpers\n    version: ['>=1.0.0', '<2.0.0']\n"
+    project.write("packages.yml", spec)
+    project.write("package-lock.yml", yaml.safe_dump({
+        "packages": [{"package": "dvt-test/helpers", "version": "1.0.0", "name": "helpers"}],
+        "sha1_hash": "315cd61572fc49b1828f8c960eb23e319172abd9"}))
+    run = project.dvt("deps")
+    assert run.exit_code == 0, run.output
+    assert "Installed from version 1.0.0" in run.output and "base" not in run.output
+    assert "Updating lock file" not in run.output
+    project.write("packages.yml", spec + "  - package: dvt-test/base\n    version: 0.1.0\n")
+    again = project.dvt("deps")
+    assert "Updating lock file" in again.output and "Installed from version 1.2.0" in again.output
