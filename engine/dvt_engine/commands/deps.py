@@ -93,8 +93,12 @@ def run(options: Options, bus: EventBus, session: Session | None) -> CommandResu
     if not specs:
         bus.warn("Warning: No packages were found in packages.yml")
         return CommandResult("deps", True, exit_code=EXIT_OK)
+    locked = _locked_packages(project.root, specs, raw_specs)
     with tempfile.TemporaryDirectory(prefix="dvt-deps-") as downloads:
-        found, failed = resolve(project, specs, render, Path(downloads), bus)
+        # an up-to-date package-lock.yml is what gets installed (every package, pinned),
+        # as dbt does; else packages.yml is resolved and the lock written
+        found, failed = resolve(project, locked if locked is not None else specs, render,
+                                Path(downloads), bus, follow=locked is None)
         if not failed:
             _lock(project.root, specs, raw_specs, found, bus)
         for package in found:
@@ -162,7 +166,7 @@ Package = LocalPackage | GitPackage | HubPackage
 
 
 def resolve(project: ProjectConfig, specs: list[dict[str, Any]], render: Callable[[str], Any],
-            downloads: Path, bus: EventBus | None = None
+            downloads: Path, bus: EventBus | None = None, follow: bool = True
             ) -> tuple[list[Package], list[tuple[str, str]]]:
     """Every package, the ones packages list included (breadth first, as dbt's
     resolve_packages), and (label, reason) for each that cannot be installed. git
@@ -193,8 +197,9 @@ def resolve(project: ProjectConfig, specs: list[dict[str, Any]], render: Callabl
                     bus.warn(f'The git package "{git.git}" is not pinned. This can introduce '
                              "breaking changes into your project without warning!")
                 found[git.source] = git
-                nested, _ = read_packages(git.source, render)
-                pending += [(s, git.source) for s in nested]
+                if follow:
+                    nested, _ = read_packages(git.source, render)
+                    pending += [(s, git.source) for s in nested]
                 continue
             if "local" not in spec:
                 failed.append((_describe(spec), f"{_kind(spec)} packages need network access, "
@@ -221,9 +226,10 @@ def resolve(project: ProjectConfig, specs: list[dict[str, Any]], render: Callabl
             # dbt reads a lock's paths from the root project: say so where `local` is not
             locked = local if _from(root, local) == source else os.path.relpath(source, root)
             found[source] = LocalPackage(local, source, package.name, locked)
-            pending += [(s, source) for s in nested]
+            if follow:
+                pending += [(s, source) for s in nested]
         # every range is in: resolve the hub packages; their dependencies come next
-        pending = _resolve_hub(hub_wanted, hub_chosen, failed) if hub_wanted else []
+        pending = _resolve_hub(hub_wanted, hub_chosen, failed, follow) if hub_wanted else []
         if not pending:
             break
     for package, version in hub_chosen.items():
@@ -242,7 +248,8 @@ def resolve(project: ProjectConfig, specs: list[dict[str, Any]], render: Callabl
 
 
 def _resolve_hub(wanted: dict[str, list[dict[str, Any]]], chosen: dict[str, hub.HubVersion],
-                 failed: list[tuple[str, str]]) -> list[tuple[dict[str, Any], Path]]:
+                 failed: list[tuple[str, str]], follow: bool = True
+                 ) -> list[tuple[dict[str, Any], Path]]:
     """Resolve each hub package whose ranges changed; the dependencies of what changed."""
     more: list[tuple[dict[str, Any], Path]] = []
     for package, specs in wanted.items():
@@ -256,7 +263,8 @@ def _resolve_hub(wanted: dict[str, list[dict[str, Any]]], chosen: dict[str, hub.
         if previous is not None and previous.version == version.version:
             continue
         chosen[package] = version
-        more += [(dict(dep), Path(".")) for dep in version.dependencies]
+        if follow:
+            more += [(dict(dep), Path(".")) for dep in version.dependencies]
     return more
 
 
@@ -390,6 +398,24 @@ def lock_hash(specs: list[dict[str, Any]], raw_specs: list[Any]) -> str:
     lines = sorted(json.dumps({**contract(spec), "unrendered": raw}, sort_keys=True)
                    for spec, raw in zip(specs, raw_specs, strict=True))
     return sha1("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def _locked_packages(root: Path, specs: list[dict[str, Any]], raw_specs: list[Any]
+                     ) -> list[dict[str, Any]] | None:
+    """package-lock.yml's packages when it was written for this packages.yml, else None."""
+    path = root / LOCK_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = load_yaml_file(path, root) or {}
+    except DvtError:
+        return None
+    if not isinstance(data, dict) or data.get("sha1_hash") != lock_hash(specs, raw_specs):
+        return None
+    packages = data.get("packages")
+    if not isinstance(packages, list) or not all(isinstance(p, dict) for p in packages):
+        return None
+    return [{k: v for k, v in p.items() if k != "name"} for p in packages]
 
 
 def _lock_entry(package: Package) -> dict[str, Any]:
