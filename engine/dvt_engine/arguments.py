@@ -187,7 +187,15 @@ COMMANDS = ("run", "seed", "test", "build", "snapshot", "parse", "list", "ls", "
             "clone", "source", "sync")
 
 
+def command_first(argv: Sequence[str]) -> list[str]:
+    """dbt's global flags may come before the command (`dbt --quiet run-operation m`):
+    move whatever precedes the first command word after it."""
+    at = next((i for i, a in enumerate(argv) if a in COMMANDS), 0)
+    return [*argv[at:at + 1], *argv[:at], *argv[at + 1:]]
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    argv = command_first(argv)
     first = next((a for a in argv if not a.startswith("-")), None)
     only = first if first in COMMANDS else None  # an unknown word gets the full parser's error
     parser = _PARSERS.get(only)
