@@ -19,3 +19,24 @@ def test_global_flags_may_come_before_the_command(project: Any) -> None:
     assert run.exit_code == 0, run.output
     assert out.getvalue() == "hello dbt\n"
     assert "Running with" not in run.output
+
+
+def test_a_failing_test_on_two_nodes_holds_back_only_nodes_reading_both(project: Any) -> None:
+    """dbt's add_test_edges: a test waits-edges a node when all the test reads is upstream
+    of it. dbt_utils.relationships_where / equal_rowcount on `a` comparing with `b` fail:
+    the children of `a` alone and of `b` alone still build; a node reading both skips."""
+    project.write("seeds/a.csv", "id\n1\n2\n")
+    project.write("seeds/b.csv", "id\n1\n")
+    project.write("models/reads_a.sql", "select * from {{ ref('a') }}")
+    project.write("models/reads_b.sql", "select * from {{ ref('b') }}")
+    project.write("models/reads_both.sql",
+                  "select * from {{ ref('a') }} union all select * from {{ ref('b') }}")
+    project.write("models/after_both.sql", "select * from {{ ref('reads_both') }}")
+    project.write("tests/same_count.sql",
+                  "select 1 as x where (select count(*) from {{ ref('a') }})"
+                  " <> (select count(*) from {{ ref('b') }})")
+    run = project.dvt("build")
+    assert run.exit_code == 1
+    assert run.statuses == {"a": "success", "b": "success", "same_count": "fail",
+                            "reads_a": "success", "reads_b": "success",
+                            "reads_both": "skipped", "after_both": "skipped"}, run.output

@@ -62,24 +62,31 @@ def planned(node: Node, plan: ExecutionPlan | None) -> tuple[str | None, str | N
 
 
 def build_edges(manifest: Manifest, selected: list[str]) -> dict[str, set[str]]:
-    """In build, a model's tests run before its children: children wait for them."""
+    """In build, a node waits for the tests of its ancestors, as dbt's add_test_edges: a
+    test waits-edges node N when everything the test reads is upstream of N (so a
+    relationships test to `b` holds back the children of `a` that also read `b`, not the
+    other children of `b`). An edge to N is left out where a selected parent of N already
+    waits for the test."""
     chosen = set(selected)
+    ancestors: dict[str, set[str]] = {}
+
+    def upstream(uid: str) -> set[str]:
+        if uid not in ancestors:
+            ancestors[uid] = manifest.ancestors(uid)
+        return ancestors[uid]
+
     edges: dict[str, set[str]] = {}
     for uid in selected:
         node = manifest.nodes.get(uid)
         if node is None or node.resource_type != "test":
             continue
-        upstream: set[str] | None = None
-        for parent in node.depends_on_nodes:
-            for child in manifest.child_map.get(parent, ()):
-                if child not in chosen or manifest.get(child).resource_type == "test":
-                    continue
-                # a test reading two nodes (relationships) must not wait on itself through
-                # a child that is also one of its own ancestors
-                if upstream is None:
-                    upstream = manifest.ancestors(uid)
-                if child not in upstream:
-                    edges.setdefault(child, set()).add(uid)
+        reads = set(node.depends_on_nodes)
+        below = set().union(*(manifest.descendants(p) for p in reads)) if reads else set()
+        waiting = {n for n in below if n in manifest.nodes
+                   and manifest.get(n).resource_type != "test" and reads <= upstream(n)}
+        for child in waiting & chosen:
+            if not any(p in waiting and p in chosen for p in manifest.parent_map.get(child, ())):
+                edges.setdefault(child, set()).add(uid)
     return edges
 
 
