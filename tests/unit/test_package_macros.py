@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from typing import Any
 
 
@@ -40,3 +41,34 @@ def test_a_failing_test_on_two_nodes_holds_back_only_nodes_reading_both(project:
     assert run.statuses == {"a": "success", "b": "success", "same_count": "fail",
                             "reads_a": "success", "reads_b": "success",
                             "reads_both": "skipped", "after_both": "skipped"}, run.output
+
+
+def test_a_generic_test_changing_its_list_argument_does_not_change_the_node(
+        project: Any) -> None:
+    """dbt_utils.at_least_one appends column_name to group_by_columns (the caller's list):
+    rendered at parse time and again to run, the second render must see the YAML's list."""
+    project.write("macros/grouped.sql", """
+        {% test grouped_empty(model, column_name, group_by_columns=[]) %}
+          {%- set cols = group_by_columns -%}
+          {%- set gb = cols | join(', ') -%}
+          {%- do cols.append(column_name) -%}
+          select {{ gb }} from {{ model }} group by {{ gb }} having count({{ column_name }}) = 0
+        {% endtest %}
+    """)
+    project.write("seeds/s.csv", "g,v\na,1\na,\nb,\n")
+    project.write("models/schema.yml", """
+        version: 2
+        seeds:
+          - name: s
+            columns:
+              - name: v
+                data_tests:
+                  - grouped_empty:
+                      group_by_columns: [g]
+    """)
+    run = project.dvt("build")
+    assert run.exit_code == 1, run.output
+    assert "FAIL 1 grouped_empty_s_v__g" in run.output
+    manifest = json.loads((project.root / "target/manifest.json").read_text())
+    (test,) = [n for n in manifest["nodes"].values() if n["resource_type"] == "test"]
+    assert test["test_metadata"]["kwargs"]["group_by_columns"] == ["g"]

@@ -6,6 +6,7 @@ placeholders; at execution time they resolve against the manifest and the adapte
 
 from __future__ import annotations
 
+import copy
 import datetime
 import hashlib
 import itertools
@@ -723,8 +724,8 @@ def generic_test_kwargs(compiler: Compiler, node: Node, state: RenderState
             out[key] = box[0] if box else None
         elif isinstance(value, str) and "{{" in value:
             out[key] = compiler.render(value, state, node.original_file_path)
-        else:
-            out[key] = value
+        else:  # a copy: a test may change its list (dbt_utils.at_least_one appends to
+            out[key] = copy.deepcopy(value)  # group_by_columns), and renders twice
     return out
 
 
