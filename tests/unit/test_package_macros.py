@@ -4,6 +4,7 @@ whole comparison is tests/integration/test_dbt_packages.py)."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 from typing import Any
@@ -72,3 +73,18 @@ def test_a_generic_test_changing_its_list_argument_does_not_change_the_node(
     manifest = json.loads((project.root / "target/manifest.json").read_text())
     (test,) = [n for n in manifest["nodes"].values() if n["resource_type"] == "test"]
     assert test["test_metadata"]["kwargs"]["group_by_columns"] == ["g"]
+
+
+def test_raw_code_is_the_file_stripped_as_dbt_reads_it(project: Any) -> None:
+    """codegen.generate_model_import_ctes prints a model's raw_code: dbt reads files
+    stripped, so raw_code (and its sha256 checksum) has no leading/trailing blank lines."""
+    project.write("models/m.sql", "\n\nselect 1 as x\n\n")
+    project.write("tests/t.sql", "select 1 as x where false\n")
+    run = project.dvt("parse")
+    assert run.exit_code == 0, run.output
+    nodes = json.loads((project.root / "target/manifest.json").read_text())["nodes"]
+    model, test = nodes["model.proj.m"], nodes["test.proj.t"]
+    assert model["raw_code"] == "select 1 as x"
+    assert test["raw_code"] == "select 1 as x where false"
+    assert model["checksum"] == {"name": "sha256",
+                                 "checksum": hashlib.sha256(b"select 1 as x").hexdigest()}
