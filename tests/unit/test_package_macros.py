@@ -88,3 +88,15 @@ def test_raw_code_is_the_file_stripped_as_dbt_reads_it(project: Any) -> None:
     assert test["raw_code"] == "select 1 as x where false"
     assert model["checksum"] == {"name": "sha256",
                                  "checksum": hashlib.sha256(b"select 1 as x").hexdigest()}
+
+
+def test_an_ephemeral_models_compiled_sql_is_in_the_manifest(project: Any) -> None:
+    """dbt's manifest.json after build has compiled_code for an ephemeral model its
+    consumers inlined (as dbt_utils.star's SQL in a CTE)."""
+    project.write("models/eph.sql", "{{ config(materialized='ephemeral') }}\nselect 1 as x")
+    project.write("models/m.sql", "select * from {{ ref('eph') }}")
+    run = project.dvt("build")
+    assert run.exit_code == 0, run.output
+    nodes = json.loads((project.root / "target/manifest.json").read_text())["nodes"]
+    assert nodes["model.proj.eph"]["compiled_code"] == "\nselect 1 as x"  # config() renders ""
+    assert nodes["model.proj.m"]["compiled_code"].startswith("with __dbt__cte__eph as (")

@@ -650,6 +650,8 @@ class Compiler:
         inner = RenderState(node=target, execute=True, ctes=state.ctes, run_on=run_on)
         sql = self.render(target.raw_code, inner, target.original_file_path)
         state.ctes[cte_id] = sql
+        if target.compiled_code is None:  # dbt's manifest shows an ephemeral's SQL too
+            target.compiled_code = sql
 
     def call_macro(self, name: str, args: dict[str, Any], node: Node | None = None,
                    execute: bool = True) -> Any:
