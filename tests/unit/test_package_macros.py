@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import io
 import json
+import re
 from typing import Any
 
 
@@ -100,3 +101,36 @@ def test_an_ephemeral_models_compiled_sql_is_in_the_manifest(project: Any) -> No
     nodes = json.loads((project.root / "target/manifest.json").read_text())["nodes"]
     assert nodes["model.proj.eph"]["compiled_code"] == "\nselect 1 as x"  # config() renders ""
     assert nodes["model.proj.m"]["compiled_code"].startswith("with __dbt__cte__eph as (")
+
+
+def test_duckdb_cross_db_macros_render_as_dbt_duckdb(project: Any) -> None:
+    """dbt_date and dbt_expectations compile through dbt's cross-database macros; on
+    DuckDB they render as dbt-duckdb 1.10's (compiled SQL compared with dbt's, whitespace
+    folded), and datediff counts week boundaries as dbt-duckdb does."""
+    project.write("models/m.sql", """
+        select {{ dbt.dateadd('day', -1, 'd') }} as a, {{ dbt.dateadd('quarter', 1, 'd') }} as b,
+          {{ dbt.type_string() }} as c, {{ dbt.current_timestamp() }} as e,
+          {{ dbt.safe_cast('x', 'int') }} as f, {{ dbt.split_part('s', "'.'", 2) }} as g,
+          {{ dbt.any_value('x') }} as h, {{ dbt.datediff('d1', 'd2', 'day') }} as i,
+          {{ dbt.last_day('d', 'quarter') }} as j
+    """)
+    project.write("models/weeks.sql", "select {{ dbt.datediff(\"date '2024-01-06'\", "
+                                      "\"date '2024-01-07'\", 'week') }} as w")
+    run = project.dvt("compile", "-s", "m")
+    assert run.exit_code == 0, run.output
+    def fold(sql: str) -> str:
+        return re.sub(r"\s*([(),])\s*", r"\1", " ".join(sql.split()))
+
+    # dbt 1.10 + dbt-duckdb 1.10's target/compiled/.../m.sql
+    dbt_sql = (
+        "select (d + cast(-1 as bigint) * interval 1 day) as a, (d + (cast(1 as bigint) * 3) "
+        "* interval 1 month) as b, TEXT as c, now() as e, cast(x as int) as f, "
+        "string_split(s, '.')[ 2 ] as g, arbitrary(x) as h, (date_diff('day', d1::timestamp, "
+        "d2::timestamp )) as i, -- duckdb dateadd does not support quarter interval. cast( ( "
+        "(date_trunc('quarter', d) + cast(3 as bigint) * interval 1 month) + cast(-1 as bigint)"
+        " * interval 1 day) as date) as j")
+    compiled = (project.root / "target/compiled/proj/models/m.sql").read_text()
+    assert fold(compiled) == fold(dbt_sql)
+    run = project.dvt("run", "-s", "weeks")
+    assert run.exit_code == 0, run.output
+    assert project.query("select w from weeks") == [(1,)]  # Saturday to Sunday: one week
