@@ -50,9 +50,9 @@ def dvt_answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     deps = project.dvt("deps")
     build = project.dvt("build")
     results = json.loads((root / "target/run_results.json").read_text())
-    names = [n["name"] for n in json.loads((root / "target/manifest.json").read_text())[
-        "nodes"].values() if n["resource_type"] in ("model", "seed")
-        and n["package_name"] == "pkg_proof"]
+    manifest = json.loads((root / "target/manifest.json").read_text())
+    names = [n["name"] for n in manifest["nodes"].values()
+             if n["resource_type"] in ("model", "seed") and n["package_name"] == "pkg_proof"]
     ops = {}
     for key, (macro, margs) in rec.CODEGEN_OPS.items():
         stdout = io.StringIO()  # a macro's print() goes to stdout, as in dbt
@@ -61,7 +61,8 @@ def dvt_answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         ops[key] = {"exit_code": op.exit_code, "output": stdout.getvalue() + op.output}
     return {"deps": deps, "build": build, "root": root,
             "nodes": rec.node_results(results), "tests": rec.collect_test_results(results),
-            "tables": rec.snapshot_tables(project.db_path, names), "run_operations": ops}
+            "tables": rec.snapshot_tables(project.db_path, names),
+            "compiled": rec.compiled_code(manifest), "run_operations": ops}
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def expected() -> dict[str, Any]:
 
 def differences(expected: dict[str, Any], got: dict[str, Any]) -> dict[tuple[str, str], str]:
     out: dict[tuple[str, str], str] = {}
-    for kind in ("nodes", "tests", "tables", "run_operations"):
+    for kind in ("nodes", "tests", "tables", "compiled", "run_operations"):
         for name in sorted(set(expected[kind]) | set(got[kind])):
             want, have = expected[kind].get(name), got[kind].get(name)
             if want != have:
