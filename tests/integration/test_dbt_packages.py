@@ -47,7 +47,9 @@ def dvt_answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         pytest.skip(str(exc))
     root = rec.copy_project(tmp_path_factory.mktemp("pkgs"), packages)
     project = Project(root)
-    deps = project.dvt("deps")
+    with pytest.MonkeyPatch.context() as mp:  # the packages' own hub dependencies: no network
+        mp.setenv("DBT_PACKAGE_HUB_URL", "http://127.0.0.1:9/")
+        deps = project.dvt("deps")
     build = project.dvt("build")
     results = json.loads((root / "target/run_results.json").read_text())
     manifest = json.loads((root / "target/manifest.json").read_text())
@@ -82,8 +84,12 @@ def differences(expected: dict[str, Any], got: dict[str, Any]) -> dict[tuple[str
 
 def test_deps_installs_the_five_local_packages(dvt_answers: dict[str, Any]) -> None:
     """dbt 1.10 cannot install this packages.yml offline (codegen, audit_helper and
-    dbt_expectations list hub packages); dvt installs the local ones and names those."""
+    dbt_expectations list hub packages: dbt-labs/dbt_utils, godatadriven/dbt_date), nor
+    online (the hub's dbt_utils and the local one are the same project twice); dvt fails
+    too, naming those, and installs the five local ones."""
     deps = dvt_answers["deps"]
+    assert deps.exit_code == 1
+    assert "dbt-labs/dbt_utils" in deps.output and "godatadriven/dbt_date" in deps.output
     installed = dvt_answers["root"] / "dvt_packages"
     assert sorted(p.name for p in installed.iterdir()) == sorted(_recorder().PACKAGES), \
         deps.output
