@@ -6,6 +6,7 @@ placeholders; at execution time they resolve against the manifest and the adapte
 
 from __future__ import annotations
 
+import copy
 import datetime
 import hashlib
 import itertools
@@ -649,6 +650,8 @@ class Compiler:
         inner = RenderState(node=target, execute=True, ctes=state.ctes, run_on=run_on)
         sql = self.render(target.raw_code, inner, target.original_file_path)
         state.ctes[cte_id] = sql
+        if target.compiled_code is None:  # dbt's manifest shows an ephemeral's SQL too
+            target.compiled_code = sql
 
     def call_macro(self, name: str, args: dict[str, Any], node: Node | None = None,
                    execute: bool = True) -> Any:
@@ -723,8 +726,8 @@ def generic_test_kwargs(compiler: Compiler, node: Node, state: RenderState
             out[key] = box[0] if box else None
         elif isinstance(value, str) and "{{" in value:
             out[key] = compiler.render(value, state, node.original_file_path)
-        else:
-            out[key] = value
+        else:  # a copy: a test may change its list (dbt_utils.at_least_one appends to
+            out[key] = copy.deepcopy(value)  # group_by_columns), and renders twice
     return out
 
 

@@ -268,8 +268,10 @@ class ProjectParser:
                       rel.startswith(base.rstrip("/") + "/")]
             for path in paths:
                 rel = _rel(path, proj.root)
+                # dbt reads every file stripped: raw_code and its checksum have no
+                # trailing newline (codegen.generate_model_import_ctes prints raw_code)
                 raw = overlays[rel] if rel in overlays else path.read_text(encoding="utf-8")
-                node = self._base_node(proj, resource_type, path, base, path.stem, raw)
+                node = self._base_node(proj, resource_type, path, base, path.stem, raw.strip())
                 self._extract_calls(node)
                 self._add(node)
 
@@ -360,7 +362,7 @@ class ProjectParser:
                 inner = path.relative_to(proj.root / base)
                 if inner.parts and inner.parts[0] == "generic":
                     continue
-                raw = path.read_text(encoding="utf-8")
+                raw = path.read_text(encoding="utf-8").strip()
                 node = self._base_node(proj, "test", path, base, path.stem, raw)
                 self._extract_calls(node)
                 self._add(node)

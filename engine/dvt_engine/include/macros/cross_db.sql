@@ -4,7 +4,7 @@
 {% macro any_value(expression) -%}{{ return(adapter.dispatch('any_value', 'dbt')(expression)) }}{%- endmacro %}
 {% macro default__any_value(expression) -%}any_value({{ expression }}){%- endmacro %}
 {% macro postgres__any_value(expression) -%}min({{ expression }}){%- endmacro %}
-{% macro duckdb__any_value(expression) -%}any_value({{ expression }}){%- endmacro %}
+{% macro duckdb__any_value(expression) -%}arbitrary({{ expression }}){%- endmacro %}
 {% macro sqlite__any_value(expression) -%}min({{ expression }}){%- endmacro %}
 
 {% macro bool_or(expression) -%}{{ return(adapter.dispatch('bool_or', 'dbt')(expression)) }}{%- endmacro %}
@@ -18,7 +18,6 @@
 {% macro safe_cast(field, type) -%}{{ return(adapter.dispatch('safe_cast', 'dbt')(field, type)) }}{%- endmacro %}
 {#- PostgreSQL and SQLite have no try_cast: a plain cast, as dbt-postgres does -#}
 {% macro default__safe_cast(field, type) -%}cast({{ field }} as {{ type }}){%- endmacro %}
-{% macro duckdb__safe_cast(field, type) -%}try_cast({{ field }} as {{ type }}){%- endmacro %}
 {% macro snowflake__safe_cast(field, type) -%}try_cast(cast({{ field }} as varchar) as {{ type }}){%- endmacro %}
 {% macro databricks__safe_cast(field, type) -%}try_cast({{ field }} as {{ type }}){%- endmacro %}
 
@@ -37,7 +36,9 @@
 {%- endmacro %}
 
 {% macro length(expression) -%}{{ return(adapter.dispatch('length', 'dbt')(expression)) }}{%- endmacro %}
-{% macro default__length(expression) -%}length({{ expression }}){%- endmacro %}
+{% macro default__length(expression) -%}length(
+        {{ expression }}
+    ){%- endmacro %}
 
 {% macro position(substring_text, string_text) -%}{{ return(adapter.dispatch('position', 'dbt')(substring_text, string_text)) }}{%- endmacro %}
 {% macro default__position(substring_text, string_text) -%}position({{ substring_text }} in {{ string_text }}){%- endmacro %}
@@ -55,6 +56,7 @@
 
 {% macro split_part(string_text, delimiter_text, part_number) -%}{{ return(adapter.dispatch('split_part', 'dbt')(string_text, delimiter_text, part_number)) }}{%- endmacro %}
 {% macro default__split_part(string_text, delimiter_text, part_number) -%}split_part({{ string_text }}, {{ delimiter_text }}, {{ part_number }}){%- endmacro %}
+{% macro duckdb__split_part(string_text, delimiter_text, part_number) -%}string_split({{ string_text }}, {{ delimiter_text }})[ {{ part_number }} ]{%- endmacro %}
 {% macro databricks__split_part(string_text, delimiter_text, part_number) -%}
   element_at(split({{ string_text }}, concat('\\Q', {{ delimiter_text }}, '\\E')), {{ part_number }})
 {%- endmacro %}
@@ -135,8 +137,16 @@
 {% macro postgres__dateadd(datepart, interval, from_date_or_timestamp) -%}
   {{ from_date_or_timestamp }} + ((interval '1 {{ datepart }}') * ({{ interval }}))
 {%- endmacro %}
+{#- dbt-duckdb's own: a bigint count times a one-unit interval (quarter and week mapped) -#}
 {% macro duckdb__dateadd(datepart, interval, from_date_or_timestamp) -%}
-  {{ from_date_or_timestamp }} + ((interval '1 {{ datepart }}') * ({{ interval }}))
+  {%- set unit = datepart | lower -%}
+  {%- if unit == 'quarter' -%}
+    ({{ from_date_or_timestamp }} + (cast({{ interval }} as bigint) * 3) * interval 1 month)
+  {%- elif unit == 'week' -%}
+    ({{ from_date_or_timestamp }} + (cast({{ interval }} as bigint) * 7) * interval 1 day)
+  {%- else -%}
+    ({{ from_date_or_timestamp }} + cast({{ interval }} as bigint) * interval 1 {{ unit }})
+  {%- endif -%}
 {%- endmacro %}
 {% macro databricks__dateadd(datepart, interval, from_date_or_timestamp) -%}
   timestampadd({{ datepart }}, {{ interval }}, {{ from_date_or_timestamp }})
@@ -151,8 +161,18 @@
 {% macro default__datediff(first_date, second_date, datepart) -%}
   datediff({{ datepart }}, {{ first_date }}, {{ second_date }})
 {%- endmacro %}
+{#- dbt-duckdb's own: weeks counted as week boundaries crossed, as dbt's other adapters -#}
 {% macro duckdb__datediff(first_date, second_date, datepart) -%}
-  date_diff('{{ datepart }}', {{ first_date }}::timestamp, {{ second_date }}::timestamp)
+  {%- if datepart == 'week' -%}
+    ({{ dbt.datediff(first_date, second_date, 'day') }} // 7 + case
+      when date_part('dow', ({{ first_date }})::timestamp) <= date_part('dow', ({{ second_date }})::timestamp) then
+        case when {{ first_date }} <= {{ second_date }} then 0 else -1 end
+      else
+        case when {{ first_date }} <= {{ second_date }} then 1 else 0 end
+    end)
+  {%- else -%}
+    (date_diff('{{ datepart }}', {{ first_date }}::timestamp, {{ second_date }}::timestamp))
+  {%- endif -%}
 {%- endmacro %}
 {#- PostgreSQL counts boundaries crossed, as datediff does elsewhere -#}
 {% macro postgres__datediff(first_date, second_date, datepart) -%}
@@ -202,6 +222,18 @@
   cast({{ dbt.dateadd('day', '-1', dbt.dateadd(datepart, '1', dbt.date_trunc(datepart, date))) }} as date)
 {%- endmacro %}
 {% macro snowflake__last_day(date, datepart) -%}last_day({{ date }}, '{{ datepart }}'){%- endmacro %}
+{% macro default_last_day(date, datepart) -%}{{ dbt.default__last_day(date, datepart) }}{%- endmacro %}
+{#- dbt-duckdb's own, its comment included (it lands in the compiled SQL) -#}
+{% macro duckdb__last_day(date, datepart) -%}
+  {%- if datepart == 'quarter' -%}
+    -- duckdb dateadd does not support quarter interval.
+    cast(
+        {{ dbt.dateadd('day', '-1', dbt.dateadd('month', '3', dbt.date_trunc(datepart, date))) }}
+        as date)
+  {%- else -%}
+    {{ dbt.default_last_day(date, datepart) }}
+  {%- endif -%}
+{%- endmacro %}
 
 {% macro array_construct(inputs=[], data_type=none) -%}
   {{ return(adapter.dispatch('array_construct', 'dbt')(inputs, data_type or dbt.type_int())) }}
@@ -225,7 +257,7 @@
 {% macro type_string() -%}{{ return(adapter.dispatch('type_string', 'dbt')()) }}{%- endmacro %}
 {% macro default__type_string() -%}varchar{%- endmacro %}
 {% macro postgres__type_string() -%}text{%- endmacro %}
-{% macro duckdb__type_string() -%}varchar{%- endmacro %}
+{% macro duckdb__type_string() -%}TEXT{%- endmacro %}
 {% macro databricks__type_string() -%}string{%- endmacro %}
 {% macro type_timestamp() -%}{{ return(adapter.dispatch('type_timestamp', 'dbt')()) }}{%- endmacro %}
 {% macro default__type_timestamp() -%}timestamp{%- endmacro %}

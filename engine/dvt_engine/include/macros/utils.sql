@@ -5,3 +5,7 @@
 {% macro default__current_timestamp() -%}
     current_timestamp
 {%- endmacro %}
+
+{% macro duckdb__current_timestamp() -%}
+    now()
+{%- endmacro %}
