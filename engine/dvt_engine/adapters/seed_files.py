@@ -16,6 +16,11 @@ def csv_header(path: Path, delimiter: str) -> list[str]:
 
     with open(path, encoding="utf-8-sig", newline="") as f:
         header = next(csv.reader(f, delimiter=delimiter, quotechar='"'), None)
+    return checked_header(path, header)
+
+
+def checked_header(path: Path, header: list[str] | None) -> list[str]:
+    """A seed's header row, or the error that names what is wrong with it."""
     if not header:
         raise DatabaseError(f"Seed file {path.name} is empty: it needs a header row",
                             path=str(path), hint="The first line names the columns.")

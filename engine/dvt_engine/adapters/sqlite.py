@@ -38,7 +38,7 @@ from sqlglot import exp
 from dvt_engine.adapters.base import Adapter, AdapterResponse, seed_column_type
 from dvt_engine.adapters.column import Column
 from dvt_engine.adapters.relation import Relation
-from dvt_engine.adapters.seed_files import read_non_csv
+from dvt_engine.adapters.seed_files import checked_header, read_non_csv
 from dvt_engine.errors import DatabaseError
 from dvt_engine.project.profiles import Output
 
@@ -803,14 +803,7 @@ def _read_csv(path: Path, delimiter: str) -> tuple[list[str], list[list[str]]]:
 def _read_csv_rows(path: Path, delimiter: str) -> tuple[list[str], list[list[str]]]:
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f, delimiter=delimiter, quotechar='"')
-        header = next(reader, None)
-        if not header:
-            raise DatabaseError(f"Seed file {path.name} is empty: it needs a header row",
-                                path=str(path), hint="The first line names the columns.")
-        dupes = sorted({h for h in header if header.count(h) > 1})
-        if dupes:
-            raise DatabaseError(f"Seed file {path.name} has duplicate column names: {dupes}",
-                                path=str(path), hint="Give every column a distinct header.")
+        header = checked_header(path, next(reader, None))
         rows = []
         for row in reader:
             if not row:

@@ -303,14 +303,19 @@ def _git(args: list[str], url: str, hint: str | None = None) -> None:
                            hint=hint)
 
 
-def _install_copy(project: ProjectConfig, package: GitPackage | HubPackage) -> None:
-    dest = project.root / project.packages_install_path / package.name
+def _destination(project: ProjectConfig, name: str) -> Path:
+    """<packages-install-path>/<name>, with what was installed there before removed."""
+    dest = project.root / project.packages_install_path / name
     if dest.is_symlink() or dest.is_file():
         dest.unlink()
     elif dest.is_dir():
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(package.source, dest, ignore=_IGNORE)
+    return dest
+
+
+def _install_copy(project: ProjectConfig, package: GitPackage | HubPackage) -> None:
+    shutil.copytree(package.source, _destination(project, package.name), ignore=_IGNORE)
 
 
 def _locate(local: str, root: Path, listed_in: Path) -> Path | None:
@@ -341,12 +346,7 @@ def _name_clash(name: str, root_name: str, found: Iterable[Package]) -> str | No
 
 def _install_local(project: ProjectConfig, package: LocalPackage, bus: EventBus) -> None:
     """A symlink, as dbt makes; a copy where the file system or OS refuses links."""
-    dest = project.root / project.packages_install_path / package.name
-    if dest.is_symlink() or dest.is_file():
-        dest.unlink()
-    elif dest.is_dir():
-        shutil.rmtree(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest = _destination(project, package.name)
     try:
         bus.log("Creating symlink to local dependency.", "debug")
         os.symlink(package.source, dest, target_is_directory=True)
