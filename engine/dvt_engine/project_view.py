@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dvt_engine.errors import ParsingError
 from dvt_engine.jinja.context import Compiler
 from dvt_engine.jinja.macros import MacroRegistry
 from dvt_engine.manifest import Manifest
@@ -25,7 +24,7 @@ from dvt_engine.project.parser import (
 )
 from dvt_engine.project.profiles import Output, Profile, load_profile
 from dvt_engine.project.project import ProjectConfig, load_project
-from dvt_engine.project.yaml_io import env_var, load_yaml_file
+from dvt_engine.project.yaml_io import load_yaml_file, yaml_renderer
 
 if TYPE_CHECKING:
     from dvt_engine.adapters.base import Adapter
@@ -36,28 +35,6 @@ if TYPE_CHECKING:
 # what a manifest depends on besides the files: (target, repr of the sorted vars, seed
 # target); a tuple, not a dataclass, since it is only a dict key
 ViewKey = tuple[str | None, str, str | None]
-
-
-def yaml_renderer(vars: Mapping[str, Any], project: ProjectConfig | None
-                  ) -> Callable[[str], Any]:
-    """`render(text)`: env_var() and var() in a YAML value (dbt_project.yml, profiles)."""
-    from dvt_engine.jinja.environment import get_native_environment
-
-    scope = project.project_vars(dict(vars)) if project else dict(vars)
-
-    def var(name: str, default: Any = None) -> Any:
-        return scope.get(name, default)
-
-    def render(text: str) -> Any:
-        try:
-            return get_native_environment().from_string(text).render(
-                env_var=env_var, var=var, target=None)
-        except ParsingError:
-            raise
-        except Exception as exc:  # a bad expression in YAML
-            raise ParsingError(f"could not render {text!r}: {exc}") from None
-
-    return render
 
 
 class ProjectView:

@@ -143,9 +143,8 @@ def run_task(inv: Invocation, command: str, only_ids: list[str] | None = None) -
     write_manifest(inv, {u: p.to_json() for u, p in plans.items()})
     ok = hook_error is None and all(r.status not in ("error", "fail", "skipped", "cancelled")
                                     for r in results)
-    finished = run_finished(inv, command, results, hook_results, elapsed, runner.interrupted)
-    finished.samples = samples
-    events.emit(finished)
+    events.emit(run_finished(inv, command, results, hook_results, elapsed, runner.interrupted,
+                             samples))
     return RunResult(command, ok, exit_code=EXIT_INTERRUPTED if runner.interrupted else
                      EXIT_OK if ok else EXIT_FAILURE, elapsed=elapsed,
                      results=start_hooks + results + end_hooks)
@@ -189,7 +188,8 @@ def _project_hooks(inv: Invocation, which: str) -> tuple[list[NodeResult], str |
 
 
 def run_finished(inv: Invocation, command: str, results: list[NodeResult],
-                 hooks: list[NodeResult], elapsed: float, interrupted: bool) -> RunFinished:
+                 hooks: list[NodeResult], elapsed: float, interrupted: bool,
+                 samples: tuple[tuple[str, str], ...] = ()) -> RunFinished:
     """The RunFinished event of a build command: what ran, by kind, and what failed."""
     counts: Counter[tuple[str, str]] = Counter()
     for r in results:
@@ -218,7 +218,7 @@ def run_finished(inv: Invocation, command: str, results: list[NodeResult],
         passed=status["success"] + status["pass"], warned=status["warn"],
         errored=status["error"] + status["fail"],
         skipped=status["skipped"] + status["cancelled"], total=len(everything),
-        interrupted=interrupted)
+        interrupted=interrupted, samples=samples)
 
 
 def _seed_samples(results: list[NodeResult]) -> tuple[tuple[str, str], ...]:

@@ -17,7 +17,7 @@ from dvt_engine.errors import DvtError, ProjectError
 from dvt_engine.events import Event, EventBus
 from dvt_engine.options import Options
 from dvt_engine.project.project import ProjectConfig, find_project_dir, load_project
-from dvt_engine.project.yaml_io import env_var
+from dvt_engine.project.yaml_io import yaml_renderer
 from dvt_engine.results import EXIT_ERROR, EXIT_OK, CommandResult, InfoResult
 
 if TYPE_CHECKING:
@@ -28,22 +28,7 @@ Subscriber = Callable[[Event], None]
 
 def render_without_profile(cli_vars: dict[str, Any]) -> Callable[[str], Any]:
     """Render Jinja in dbt_project.yml values with env_var() and --vars only."""
-    from dvt_engine.jinja.environment import get_native_environment
-
-    env = get_native_environment()
-
-    def var(name: str, default: Any = None) -> Any:
-        return cli_vars.get(name, default)
-
-    def render(text: str) -> Any:
-        try:
-            return env.from_string(text).render(env_var=env_var, var=var, target=None)
-        except DvtError:
-            raise
-        except Exception as exc:  # a bad expression in a YAML value
-            raise ProjectError(f"could not render {text!r}: {exc}") from None
-
-    return render
+    return yaml_renderer(cli_vars, None, ProjectError)
 
 
 def project_root(options: Options) -> Path:

@@ -23,6 +23,7 @@ from dvt_engine.commands.base import (
 )
 from dvt_engine.errors import DvtError
 from dvt_engine.events import NodeProblem, RunFinished
+from dvt_engine.execution.context import iso
 from dvt_engine.invocation import Invocation
 from dvt_engine.manifest import Node
 from dvt_engine.results import EXIT_FAILURE, EXIT_OK, RunResult
@@ -164,9 +165,7 @@ def _status(age: float, crit: Criteria) -> str:
 
 
 def _timing(started: float) -> list[dict[str, Any]]:
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ"
-    start = datetime.datetime.fromtimestamp(started, datetime.timezone.utc).strftime(fmt)
-    end = datetime.datetime.now(datetime.timezone.utc).strftime(fmt)
+    start, end = iso(started), iso(time.time())
     return [{"name": "compile", "started_at": start, "completed_at": start},
             {"name": "execute", "started_at": start, "completed_at": end}]
 

@@ -204,7 +204,6 @@ class NodeExecution:
 
     def __init__(self, inv: Invocation, plans: dict[str, ExecutionPlan]) -> None:
         self.ctx = ExecutionContext(inv, plans=plans)
-        self.plans = plans
         self._runners = {kind: cls(self.ctx) for kind, cls in RUNNERS.items()}
 
     def execute(self, node: Node) -> NodeResult:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from dvt_engine.errors import ParsingError
+from dvt_engine.errors import DvtError, ParsingError
+
+if TYPE_CHECKING:
+    from dvt_engine.project.project import ProjectConfig
 
 try:  # the C loader is ~10x faster on big schema files
     _Loader: type = yaml.CSafeLoader
@@ -74,3 +78,27 @@ def render_values(value: Any, render: Any) -> Any:
 def is_secret_key(key: str) -> bool:
     k = key.lower()
     return any(s in k for s in _SECRET_KEYS)
+
+
+def yaml_renderer(vars: Mapping[str, Any], project: ProjectConfig | None,
+                  error: type[DvtError] = ParsingError) -> Callable[[str], Any]:
+    """`render(text)`: env_var() and var() in a YAML value (dbt_project.yml, profiles);
+    var() sees the project's vars too once the project is loaded. A bad expression is an
+    `error`."""
+    from dvt_engine.jinja.environment import get_native_environment
+
+    scope = project.project_vars(dict(vars)) if project else dict(vars)
+
+    def var(name: str, default: Any = None) -> Any:
+        return scope.get(name, default)
+
+    def render(text: str) -> Any:
+        try:
+            return get_native_environment().from_string(text).render(
+                env_var=env_var, var=var, target=None)
+        except DvtError:
+            raise
+        except Exception as exc:  # a bad expression in YAML
+            raise error(f"could not render {text!r}: {exc}") from None
+
+    return render
