@@ -103,6 +103,13 @@ class Options:
     def replace(self, **changes: Any) -> Options:
         return dataclasses.replace(self, **changes)
 
+    def unsupported(self) -> list[str]:
+        """Flags given that DVT does not act on yet (said aloud, never ignored quietly)."""
+        flags = [("--defer", self.defer), ("--favor-state", self.favor_state),
+                 ("--empty", self.empty),
+                 ("--state", self.state is not None and self.command != "clone")]
+        return [flag for flag, given in flags if given]
+
     @property
     def has_selection(self) -> bool:
         return bool(self.select or self.exclude or self.selector)

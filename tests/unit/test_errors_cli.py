@@ -312,3 +312,14 @@ def test_a_reader_that_leaves_does_not_stop_the_run(project: Any) -> None:
     assert result.exit_code == 0 and len(result.results) == 3
     log = (project.root / "logs" / "dvt.log").read_text()
     assert "Done. PASS=3" in log
+
+
+def test_flags_not_supported_yet_are_said_aloud(project: Any) -> None:
+    """--defer, --favor-state, --empty and --state (outside clone) are not acted on yet:
+    the run says so instead of ignoring them quietly."""
+    project.write("models/m.sql", "select 1 as id")
+    run = project.dvt("run", "--defer", "--state", "prod", "--empty")
+    assert run.exit_code == 0, run.output
+    for flag in ("--defer", "--state", "--empty"):
+        assert f"{flag} is not supported yet: dvt run runs without it" in run.output
+    assert "not supported yet" not in project.dvt("run").output

@@ -83,6 +83,8 @@ def execute(session: Session, options: Options, subscriber: Subscriber | None = 
             return _standalone(options, bus, session, None)
     events = session.events
     with _subscribed(events, subscriber):
+        for flag in options.unsupported():
+            events.warn(f"{flag} is not supported yet: dvt {options.command} runs without it")
         log_file = None
         try:
             inv = session.invocation(options)
